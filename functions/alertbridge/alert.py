@@ -1,0 +1,120 @@
+"""The one alert every source is normalised into.
+
+This pydantic model is the source of truth; ``schemas/alert.v1.json`` is generated
+from it (``alertbridge schema``) and a test fails when the two drift.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+Source = Literal["liveramp.subtask", "adobe.flow_run", "informatica.cih"]
+Status = Literal["firing", "resolved"]
+Severity = Literal["critical", "error", "warning", "info"]
+
+SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+
+# Namespace for deterministic alert ids: uuid5(ALERT_NAMESPACE, "<source>|<event identity>|<status>").
+ALERT_NAMESPACE = uuid.UUID("6f1c7d2e-6a55-4d3b-9a0e-5b8f0c2d9e11")
+
+SUMMARY_MAX = 1024  # PagerDuty Events v2 caps payload.summary at 1024 characters.
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def alert_id(source: str, *identity: object) -> str:
+    """Deterministic id: the same source event and status always give the same id."""
+    name = "|".join([source, *(str(part) for part in identity)])
+    return str(uuid.uuid5(ALERT_NAMESPACE, name))
+
+
+def truncate(text: str, limit: int = SUMMARY_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Resource(BaseModel):
+    """What failed: a sub-task step, an Adobe flow, a CIH publication/subscription."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str = Field(description="e.g. subtask_step, adobe_flow, cih_subscription")
+    id: str
+    name: str | None = None
+    parent: str | None = Field(default=None, description="the containing job, flow or event")
+
+
+class AlertError(BaseModel):
+    """One error as the source reported it; source codes are kept verbatim."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    message: str
+    scope: str | None = Field(default=None, description="where it was reported, e.g. activity id")
+
+
+class Metrics(BaseModel):
+    """Counts the source gives; a count the source reports as unknown (-1) is left out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    records_read: int | None = None
+    records_read_failed: int | None = None
+    records_written: int | None = None
+    records_write_failed: int | None = None
+    bytes_read: int | None = None
+    bytes_written: int | None = None
+    files_read: int | None = None
+    files_written: int | None = None
+    duration_ms: int | None = None
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    href: str
+    text: str
+
+
+class Alert(BaseModel):
+    """alertbridge alert, schema version 1."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="alertbridge alert v1")
+
+    schema_version: Literal["1"] = "1"
+    id: str = Field(description="deterministic per source event and status")
+    dedup_key: str = Field(min_length=1, max_length=255, description="stable for the same thing failing")
+    tenant_id: str = Field(min_length=1)
+    source: Source
+    status: Status
+    severity: Severity
+    summary: str = Field(min_length=1, max_length=SUMMARY_MAX)
+    occurred_at: UtcDatetime
+    received_at: UtcDatetime
+    resource: Resource
+    errors: list[AlertError] = Field(default_factory=list)
+    metrics: Metrics = Field(default_factory=Metrics)
+    links: list[Link] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    request_id: str | None = Field(default=None, description="the ingest request that carried it")
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+def json_schema() -> dict[str, object]:
+    schema = Alert.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://alertbridge.dev/schemas/alert.v1.json"
+    return schema

@@ -1,0 +1,255 @@
+"""The ``alertbridge`` command: dev, demo, tail, send, hash-secret, schema, worker."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = "config/tenants.example.yaml"
+DEMO_CREDENTIALS = {"4242": ("acme-etl", "acme-demo-secret"), "5151": ("globex-etl", "globex-demo-secret")}
+
+
+def _config_path(value: str | None) -> Path:
+    path = Path(value or os.environ.get("ALERTBRIDGE_TENANTS_FILE") or DEFAULT_CONFIG)
+    if not path.exists():
+        sys.exit(f"alertbridge: tenants file {path} not found (use --config PATH)")
+    return path
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from alertbridge.devstack import DevStack
+
+    stack = DevStack(_config_path(args.config), port=args.port)
+    stack.start()
+    try:
+        print(f"alertbridge dev ready: {stack.base_url} (Pub/Sub emulator {stack.emulator_host}, "
+              f"project {stack.project}); Ctrl-C stops everything", flush=True)
+        _wait_for_signal()
+    finally:
+        stack.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from alertbridge.devstack import DevStack
+    from alertbridge.tail import Tail, format_alert
+
+    stack = DevStack(_config_path(args.config), port=args.port)
+    stack.start()
+    tails: list[Tail] = []
+    try:
+        assert stack.tenants is not None and stack.emulator_host is not None
+        print(f"alertbridge demo: stack up at {stack.base_url} "
+              f"(emulator {stack.emulator_host})", flush=True)
+        seen: list[str] = []
+        lock = threading.Lock()
+
+        def show(data: bytes, attributes: dict[str, str]) -> None:
+            with lock:
+                seen.append(attributes.get("ce-id", ""))
+                print(f"  alert on {attributes.get('tenant_id')}'s topic: "
+                      f"{format_alert(data, attributes)}", flush=True)
+
+        for tenant in stack.tenants:
+            tails.append(Tail(stack.emulator_host, stack.project, tenant.topic_name).start(show))
+        expected = _send_demo_events(stack.base_url)
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and len(seen) < expected:
+            time.sleep(0.1)
+        ok = len(seen) >= expected
+        print(f"alertbridge demo: {len(seen)}/{expected} alerts landed on tenant topics"
+              + ("" if ok else " (timed out)"), flush=True)
+        if args.keep_running:
+            print("alertbridge demo: stack stays up; Ctrl-C stops it", flush=True)
+            _wait_for_signal()
+        return 0 if ok else 1
+    finally:
+        for tail in tails:
+            tail.close()
+        stack.stop()
+
+
+def _send_demo_events(base_url: str) -> int:
+    """Send the packaged samples; returns how many alerts they should produce."""
+    import requests
+
+    from alertbridge.client import SubTaskClient
+
+    samples = json.loads(resources.files("alertbridge").joinpath("samples/subtask.json").read_text())
+    clients = {
+        tenant: SubTaskClient(base_url, user, secret, tenant)
+        for tenant, (user, secret) in DEMO_CREDENTIALS.items()
+    }
+    for sample in samples:
+        result = clients[sample["tenant"]].send(sample["body"])
+        print(f"  sent sub-task message for tenant {sample['tenant']}: 202 {result['request_id']}",
+              flush=True)
+    # The seed's own example: requests.post(..., headers={JSON}, data=dict) sends a form body.
+    token = clients["5151"].token()
+    form = dict(samples[-1]["body"], msgCode=42, stepId=4)
+    response = requests.post(
+        base_url + "/analytics-environment/v1/job-pub-sub-messages",
+        headers={"Content-Type": "application/json", "Tenant-ID": "5151",
+                 "Authorization": f"Bearer {token}"},
+        data=form, timeout=10,
+    )
+    print(f"  sent the seed's form-encoded example for tenant 5151: {response.status_code}",
+          flush=True)
+    bad = dict(samples[0]["body"], envId=10, gitVersion="1.0")
+    response = requests.post(
+        base_url + "/analytics-environment/v1/job-pub-sub-messages", json=bad,
+        headers={"Tenant-ID": "4242", "Authorization": f"Bearer {clients['4242'].token()}"},
+        timeout=10,
+    )
+    print(f"  sent an invalid message: {response.status_code} {response.text}", flush=True)
+    return len(samples) + 1
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from alertbridge.devstack import read_state
+    from alertbridge.tail import Tail, format_alert
+    from alertbridge.tenants import load_tenants
+
+    state = read_state() or {}
+    emulator = os.environ.get("PUBSUB_EMULATOR_HOST") or state.get("emulator_host")
+    project = args.project or os.environ.get("ALERTBRIDGE_PROJECT") or state.get("project")
+    config = args.config or os.environ.get("ALERTBRIDGE_TENANTS_FILE") or state.get("config")
+    if not project:
+        sys.exit("alertbridge tail: no project (start `alertbridge dev`, or set ALERTBRIDGE_PROJECT)")
+    tenants = load_tenants(_config_path(config))
+    tenant = tenants.get(args.tenant)
+    if tenant is None:
+        sys.exit(f"alertbridge tail: tenant {args.tenant!r} is not in {config}")
+    filter_ = f'attributes.severity = "{args.severity}"' if args.severity else ""
+    tail = Tail(emulator, project, tenant.topic_name, filter_)
+    print(f"tailing {tenant.topic_name} (tenant {tenant.id}, {tenant.name}); Ctrl-C stops",
+          flush=True)
+
+    def show(data: bytes, attributes: dict[str, str]) -> None:
+        print(json.dumps(json.loads(data)) if args.json else format_alert(data, attributes),
+              flush=True)
+
+    try:
+        tail.start(show)
+        _wait_for_signal()
+    finally:
+        tail.close()
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from alertbridge.client import SendError, SubTaskClient
+
+    password = os.environ.get("ALERTBRIDGE_PASSWORD") or getpass.getpass("secret: ")
+    client = SubTaskClient(args.url, args.username, password, args.tenant)
+    body: dict[str, Any] = json.loads(Path(args.file).read_text() if args.file else sys.stdin.read())
+    try:
+        print(json.dumps(client.send(body)))
+    except SendError as exc:
+        print(json.dumps(exc.body), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_hash_secret(_: argparse.Namespace) -> int:
+    from alertbridge.passwords import hash_secret
+
+    secret = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else getpass.getpass(
+        "secret: ")
+    if not secret:
+        sys.exit("alertbridge hash-secret: empty secret on stdin")
+    print(hash_secret(secret))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from alertbridge import alert, tenants
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in (("alert.v1.json", alert.json_schema()),
+                         ("tenants.schema.json", tenants.json_schema())):
+        (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        print(out / name)
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    from alertbridge.runtime import get_runtime
+    from alertbridge.worker import NormalizeWorker
+
+    worker = NormalizeWorker(get_runtime()).start()
+    try:
+        _wait_for_signal()
+    finally:
+        worker.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alertbridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run the whole stack on the Pub/Sub emulator")
+    dev.add_argument("--config", help=f"tenants file (default {DEFAULT_CONFIG})")
+    dev.add_argument("--port", type=int, default=8080)
+    dev.set_defaults(func=cmd_dev)
+
+    demo = sub.add_parser("demo", help="the dev stack plus sample events, printing alerts")
+    demo.add_argument("--config")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--timeout", type=float, default=60.0)
+    demo.add_argument("--keep-running", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+
+    tail = sub.add_parser("tail", help="print a tenant's alerts as they land")
+    tail.add_argument("--tenant", required=True)
+    tail.add_argument("--config")
+    tail.add_argument("--project")
+    tail.add_argument("--severity", choices=["critical", "error", "warning", "info"])
+    tail.add_argument("--json", action="store_true", help="print the alert JSON")
+    tail.set_defaults(func=cmd_tail)
+
+    send = sub.add_parser("send", help="post a sub-task message (secret from ALERTBRIDGE_PASSWORD)")
+    send.add_argument("--url", required=True)
+    send.add_argument("--username", required=True)
+    send.add_argument("--tenant", required=True)
+    send.add_argument("--file", help="JSON body (default: stdin)")
+    send.set_defaults(func=cmd_send)
+
+    hs = sub.add_parser("hash-secret", help="read a secret on stdin, print its scrypt hash")
+    hs.set_defaults(func=cmd_hash_secret)
+
+    schema = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
+    schema.add_argument("--out", default="schemas")
+    schema.set_defaults(func=cmd_schema)
+
+    worker = sub.add_parser("worker", help="run the normaliser (streaming pull on the ingest topic)")
+    worker.set_defaults(func=cmd_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

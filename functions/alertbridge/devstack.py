@@ -1,0 +1,157 @@
+"""``alertbridge dev``: the whole stack on the Pub/Sub emulator, on one machine.
+
+A supervisor for three children, as in production: the emulator, the HTTP
+functions (functions-framework serving ``main.ingress``) and the normaliser worker.
+Topics and subscriptions come from the tenants file, as Terraform creates them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alertbridge.emulator import Emulator, free_port, wait_until
+from alertbridge.pubsub import ensure_subscription, ensure_topics, make_publisher_client, make_subscriber_client
+from alertbridge.settings import DEAD_LETTER_TOPIC, DEFAULT_PROJECT, INGEST_TOPIC
+from alertbridge.tenants import Tenants, load_tenants
+from alertbridge.tokens import Keyring
+from alertbridge.worker import NORMALIZE_SUBSCRIPTION
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent.parent
+STATE_FILE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alertbridge" / "dev.json"
+DEAD_LETTER_SUBSCRIPTION = "alertbridge-dead-letter-inspect"
+
+
+def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
+    """Create the topics and subscriptions the tenants file implies (idempotent)."""
+    publisher = make_publisher_client(emulator_host, ordering=False)
+    subscriber = make_subscriber_client(emulator_host)
+    try:
+        ensure_topics(
+            publisher, project, [INGEST_TOPIC, DEAD_LETTER_TOPIC, *(t.topic_name for t in tenants)]
+        )
+        ensure_subscription(subscriber, project, NORMALIZE_SUBSCRIPTION, INGEST_TOPIC, ack_deadline_s=60)
+        ensure_subscription(subscriber, project, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC)
+    finally:
+        subscriber.close()
+        publisher.stop()
+
+
+def _http_ready(base_url: str) -> bool:
+    try:
+        urllib.request.urlopen(base_url + "/", timeout=1)  # noqa: S310 - loopback only
+    except urllib.error.HTTPError:
+        return True  # 404 JSON from the router: it is serving
+    except (urllib.error.URLError, OSError):
+        return False
+    return True
+
+
+@dataclass
+class DevStack:
+    config: Path
+    port: int = 8080
+    project: str = DEFAULT_PROJECT
+    emulator_host: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    _emulator: Emulator | None = None
+    _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    tenants: Tenants | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        assert self.emulator_host is not None
+        keyring = Keyring.generate()
+        return {
+            **os.environ,
+            "PUBSUB_EMULATOR_HOST": self.emulator_host,
+            "ALERTBRIDGE_PROJECT": self.project,
+            "ALERTBRIDGE_TENANTS_FILE": str(self.config.resolve()),
+            "ALERTBRIDGE_JWT_KEYS": json.dumps(
+                {kid: key.decode() for kid, key in keyring.keys.items()}
+            ),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+
+    def start(self, log_dir: Path | None = None) -> DevStack:
+        self.tenants = load_tenants(self.config)  # fail fast, before starting anything
+        if self.emulator_host is None:
+            self.emulator_host = os.environ.get("PUBSUB_EMULATOR_HOST")
+        if self.emulator_host is None:
+            self._emulator = Emulator(project=self.project).start()
+            self.emulator_host = self._emulator.host
+        provision(self.emulator_host, self.project, self.tenants)
+        env = self.env()
+        log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp")) / "alertbridge-dev"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn(
+            [sys.executable, "-m", "functions_framework", "--target", "ingress",
+             "--source", str(FUNCTIONS_DIR / "main.py"), "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            env, log_dir / "http.log",
+        )
+        self._spawn([sys.executable, "-m", "alertbridge.cli", "worker"], env, log_dir / "normalize.log")
+        if not wait_until(lambda: _http_ready(self.base_url), 60, 0.1):
+            self.stop()
+            raise RuntimeError(f"the HTTP functions did not come up; see {log_dir / 'http.log'}")
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(json.dumps({
+            "emulator_host": self.emulator_host, "project": self.project,
+            "base_url": self.base_url, "config": str(self.config.resolve()), "pid": os.getpid(),
+        }))
+        return self
+
+    def _spawn(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        log = log_path.open("ab")
+        self._children.append(
+            subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        )
+
+    def stop(self) -> None:
+        for child in self._children:
+            try:
+                os.killpg(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        for child in self._children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        self._children.clear()
+        if self._emulator is not None:
+            self._emulator.stop()
+            self._emulator = None
+        try:
+            if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
+                STATE_FILE.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self) -> DevStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def read_state() -> dict[str, str] | None:
+    try:
+        state: dict[str, str] = json.loads(STATE_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    return state

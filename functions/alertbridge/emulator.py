@@ -1,0 +1,111 @@
+"""The Pub/Sub emulator as a child process group (gcloud leaves a java child behind
+if only gcloud is killed, so the whole group is started and stopped together)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is truthy or the deadline passes."""
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return bool(predicate())
+
+
+def is_ready(host: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}/", timeout=1) as response:  # noqa: S310
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class Emulator:
+    """``gcloud beta emulators pubsub start`` on a loopback port of its own."""
+
+    def __init__(self, port: int | None = None, project: str = "alertbridge-local") -> None:
+        self.port = port or free_port()
+        self.project = project
+        self.host = f"127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._data_dir = Path(tempfile.mkdtemp(prefix="alertbridge-pubsub-"))
+        self._log_path = self._data_dir / "emulator.log"
+
+    def start(self, timeout_s: float = 60.0) -> Emulator:
+        gcloud = shutil.which("gcloud")
+        if gcloud is None:
+            raise EmulatorError("gcloud is not on PATH; install the Google Cloud SDK with Java")
+        log = self._log_path.open("ab")
+        self._proc = subprocess.Popen(
+            [
+                gcloud, "beta", "emulators", "pubsub", "start",
+                f"--host-port={self.host}", f"--project={self.project}",
+                f"--data-dir={self._data_dir}", "--quiet",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if not wait_until(lambda: is_ready(self.host) or self._proc.poll() is not None, timeout_s,
+                          0.1) or not is_ready(self.host):
+            tail = self._log_path.read_text(errors="replace")[-2000:]
+            self.stop()
+            raise EmulatorError(f"the Pub/Sub emulator did not start on {self.host}:\n{tail}")
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        # the java child may outlive gcloud for a moment: wait for the port to free up
+        wait_until(lambda: not _port_open(self.port), 10.0)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,115 @@
+"""The HTTP layer: one router for every endpoint, one error shape, one log line per request.
+
+Each deployed function serves its own routes through ``dispatch``; the local stack
+serves all of them on one port.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Request, Response
+
+from alertbridge.errors import ApiError
+from alertbridge.ingress.common import Reply, new_request_id
+from alertbridge.logs import get_logger
+from alertbridge.runtime import Runtime, get_runtime
+
+log = get_logger(__name__)
+
+Handler = Callable[[Runtime, Request, str], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: tuple[str, ...]
+    handler: Handler
+    source: str
+
+
+def _token(runtime: Runtime, request: Request, request_id: str) -> Reply:
+    from alertbridge.ingress import token
+
+    return token.handle(runtime, request, request_id)
+
+
+def _subtask(runtime: Runtime, request: Request, request_id: str) -> Reply:
+    from alertbridge.ingress import subtask
+
+    return subtask.handle(runtime, request, request_id)
+
+
+# Path → route. Handlers import their module on first use so the token function never
+# loads the Pub/Sub client.
+TOKEN_ROUTES: dict[str, Route] = {
+    "/authn/v1/oauth2/token": Route(("POST",), _token, "token"),
+}
+SUBTASK_ROUTES: dict[str, Route] = {
+    "/analytics-environment/v1/job-pub-sub-messages": Route(("POST",), _subtask, "liveramp.subtask"),
+}
+ALL_ROUTES: dict[str, Route] = {**TOKEN_ROUTES, **SUBTASK_ROUTES}
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    response = Response(
+        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def error_response(exc: ApiError, request_id: str) -> Response:
+    headers = dict(exc.headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    headers["X-Request-ID"] = request_id
+    return json_response(exc.status, exc.body(request_id), headers)
+
+
+def dispatch(request: Request, routes: Mapping[str, Route], runtime: Runtime | None = None) -> Response:
+    started = time.perf_counter_ns()
+    request_id = new_request_id()
+    path = request.path.rstrip("/") or "/"
+    route = routes.get(path)
+    source = route.source if route else "unknown"
+    try:
+        if route is None:
+            raise ApiError(404, "not_found", f"no endpoint at {path}")
+        if request.method not in route.methods:
+            raise ApiError(405, "method_not_allowed",
+                           f"{request.method} is not allowed; use {', '.join(route.methods)}",
+                           headers={"Allow": ", ".join(route.methods)})
+        reply = route.handler(runtime or get_runtime(), request, request_id)
+        if isinstance(reply.body, str):
+            response = Response(reply.body, status=reply.status, mimetype="text/plain")
+            for key, value in reply.headers.items():
+                response.headers[key] = value
+        else:
+            response = json_response(reply.status, reply.body, reply.headers)
+        response.headers["X-Request-ID"] = request_id
+    except ApiError as exc:
+        response = error_response(exc, request_id)
+    except Exception:
+        log.exception("unhandled error", request_id=request_id, path=path, source=source)
+        response = error_response(
+            ApiError(500, "server_error", "unexpected error; the request was not accepted"),
+            request_id,
+        )
+    elapsed_ns = time.perf_counter_ns() - started
+    log.info(
+        "request",
+        request_id=request_id,
+        method=request.method,
+        path=path,
+        status=response.status_code,
+        source=source,
+        tenant=request.headers.get("Tenant-ID"),
+        latency_ms=round(elapsed_ns / 1e6, 3),
+        trace=request.headers.get("X-Cloud-Trace-Context", "").split("/")[0] or None,
+    )
+    return response

@@ -1,0 +1,1 @@
+"""HTTP ingress endpoints, one module per endpoint; ``common`` holds what they share."""

@@ -1,0 +1,112 @@
+"""What every ingress endpoint shares: body limits, bearer auth, durable publish."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+from datetime import UTC, datetime
+
+from flask import Request
+
+from alertbridge.envelope import IngestEnvelope
+from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden, unauthorized, unavailable
+from alertbridge.pubsub import OutgoingMessage, PublishError
+from alertbridge.runtime import Runtime
+from alertbridge.tokens import InvalidToken, TokenClaims, verify_token
+
+
+class Reply(NamedTuple):
+    status: int
+    body: dict[str, Any] | list[Any] | str
+    headers: dict[str, str] = {}
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(
+        413, "payload_too_large", f"the body is larger than {limit} bytes (254 KB)",
+        [FieldProblem("body", f"<= {limit} bytes", "payload too large")],
+    )
+
+
+def check_declared_size(request: Request, limit: int) -> None:
+    """Refuse on the Content-Length header alone, before reading anything."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    check_declared_size(request, limit)
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise too_large(limit)
+    return body
+
+
+def bearer_claims(runtime: Runtime, request: Request) -> TokenClaims:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("missing bearer token: send Authorization: Bearer <access_token>",
+                           error="invalid_request" if not header else "invalid_token")
+    if runtime.keyring is None:
+        raise unavailable("token verification keys are not configured")
+    try:
+        return verify_token(runtime.keyring, token.strip(), now=runtime.clock())
+    except InvalidToken as exc:
+        raise unauthorized(str(exc)) from None
+
+
+def tenant_header(request: Request) -> str:
+    value = request.headers.get("Tenant-ID", "").strip()
+    if not value:
+        raise bad_request(
+            "the Tenant-ID header is required",
+            [FieldProblem("Tenant-ID", "required", "send the target tenant id in Tenant-ID")],
+        )
+    return value
+
+
+def authorize(runtime: Runtime, request: Request) -> tuple[TokenClaims, str]:
+    """401 for a bad token, 400 without Tenant-ID, 403 if the token is not bound to it."""
+    claims = bearer_claims(runtime, request)
+    tenant_id = tenant_header(request)
+    if tenant_id not in claims.tenants:
+        raise forbidden(f"the token is not bound to tenant {tenant_id!r}")
+    return claims, tenant_id
+
+
+def envelope(
+    source: str,
+    body: bytes,
+    request_id: str,
+    content_type: str,
+    tenant_id: str | None = None,
+    account: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> IngestEnvelope:
+    return IngestEnvelope(
+        data=body,
+        source=source,
+        request_id=request_id,
+        received_at=datetime.now(UTC),
+        content_type=content_type,
+        tenant_id=tenant_id,
+        account=account,
+        extra=extra or {},
+    )
+
+
+def publish_envelopes(runtime: Runtime, envelopes: Sequence[IngestEnvelope]) -> list[str]:
+    """Durably publish to the ingest topic; 503 with Retry-After when Pub/Sub does not confirm."""
+    topic = runtime.settings.ingest_topic
+    try:
+        return runtime.publisher.publish_and_wait(
+            [OutgoingMessage(topic, e.data, e.attributes()) for e in envelopes]
+        )
+    except PublishError:
+        raise unavailable("Pub/Sub did not confirm the publish; retry later") from None

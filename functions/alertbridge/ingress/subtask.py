@@ -1,0 +1,34 @@
+"""``POST /analytics-environment/v1/job-pub-sub-messages`` (seed 000)."""
+
+from __future__ import annotations
+
+from flask import Request
+
+from alertbridge.adapters import subtask
+from alertbridge.bodies import looks_like_form, media_type, parse_object
+from alertbridge.ingress.common import (
+    Reply,
+    authorize,
+    check_declared_size,
+    envelope,
+    publish_envelopes,
+    read_body,
+)
+from alertbridge.runtime import Runtime
+
+PATH = "/analytics-environment/v1/job-pub-sub-messages"
+FORM = "application/x-www-form-urlencoded"
+
+
+def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+    limit = runtime.settings.max_body_bytes
+    check_declared_size(request, limit)
+    claims, tenant_id = authorize(runtime, request)
+    body = read_body(request, limit)
+    fields = parse_object(body, request.content_type, allow_form=True)
+    subtask.check_request(fields, tenant_id)
+    media = media_type(request.content_type)
+    stored_type = FORM if media == FORM or looks_like_form(body) else "application/json"
+    env = envelope(subtask.SOURCE, body, request_id, stored_type, tenant_id, claims.subject)
+    (message_id,) = publish_envelopes(runtime, [env])
+    return Reply(202, {"status": "accepted", "request_id": request_id, "message_id": message_id})

@@ -1,0 +1,84 @@
+"""``POST /authn/v1/oauth2/token``: OAuth2 password grant as in seed 000.
+
+Also ``grant_type=client_credentials`` with HTTP Basic (RFC 6749 §4.4, §2.3.1).
+Errors follow RFC 6749 §5.2. This module never imports the Pub/Sub client, so the
+token function starts as fast as a no-op function.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from flask import Request
+
+from alertbridge.bodies import media_type, parse_form, unsupported
+from alertbridge.errors import ApiError, FieldProblem, unavailable
+from alertbridge.ingress.common import Reply, read_body
+from alertbridge.passwords import verify_secret
+from alertbridge.runtime import Runtime
+from alertbridge.tokens import issue_token
+
+PATH = "/authn/v1/oauth2/token"
+FORM = "application/x-www-form-urlencoded"
+DEFAULT_SCOPE = "liveramp-api"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _error(status: int, error: str, description: str, field: str | None = None) -> ApiError:
+    details = [FieldProblem(field, error, description)] if field else []
+    headers = dict(NO_STORE)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="alertbridge"'
+    return ApiError(status, error, description, details, headers=headers)
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _error(401, "invalid_client", "malformed HTTP Basic credentials") from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise _error(401, "invalid_client", "malformed HTTP Basic credentials")
+    return username, password
+
+
+def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+    body = read_body(request, 16 * 1024)
+    if media_type(request.content_type) != FORM:
+        raise unsupported(request.content_type, [FORM])
+    form = parse_form(body)
+    grant = form.get("grant_type")
+    if not grant:
+        raise _error(400, "invalid_request", "grant_type is required", "grant_type")
+    basic = _basic_credentials(request)
+    if grant == "password":
+        username, password = form.get("username"), form.get("password")
+        if not username or password is None:
+            missing = "username" if not username else "password"
+            raise _error(400, "invalid_request", f"{missing} is required", missing)
+        failure = _error(400, "invalid_grant", "the username or password is wrong")
+    elif grant == "client_credentials":
+        if basic is not None:
+            username, password = basic
+        else:
+            username, password = form.get("client_id"), form.get("client_secret")
+        if not username or password is None:
+            raise _error(401, "invalid_client", "client credentials are required (HTTP Basic)")
+        failure = _error(401, "invalid_client", "the client id or secret is wrong")
+    else:
+        raise _error(400, "unsupported_grant_type",
+                     "grant_type must be password or client_credentials", "grant_type")
+    if runtime.keyring is None:
+        raise unavailable("token signing keys are not configured")
+    found = runtime.tenants.account(username)
+    if not verify_secret(password, found[0].password_hash if found else None) or found is None:
+        raise failure
+    token, ttl = issue_token(runtime.keyring, username, found[1], now=runtime.clock())
+    scope = form.get("client_id") if grant == "password" and form.get("client_id") else DEFAULT_SCOPE
+    body = {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
+    return Reply(200, body, NO_STORE)

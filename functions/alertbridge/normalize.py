@@ -1,0 +1,145 @@
+"""Ingest envelope → source adapter → alert(s) → tenant topic, or dead-letter.
+
+Every message the normaliser takes ends on a tenant topic or on the dead-letter
+topic. Input it can never handle is dead-lettered (original bytes, reason in the
+attributes) and acknowledged; a transient failure raises so Pub/Sub redelivers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+
+from alertbridge.adapters import AdapterError, registry
+from alertbridge.alert import Alert
+from alertbridge.envelope import EnvelopeError, IngestEnvelope
+from alertbridge.logs import get_logger
+from alertbridge.pubsub import OutgoingMessage
+from alertbridge.runtime import Runtime
+from alertbridge.tenants import Tenants
+
+log = get_logger(__name__)
+
+CE_TYPE_PREFIX = "dev.alertbridge.alert.v1"
+DETAIL_MAX = 1024
+
+
+class UnknownTenant(AdapterError):
+    reason = "unknown_tenant"
+
+
+@dataclass
+class Outcome:
+    alerts: list[Alert] = field(default_factory=list)
+    dead_letter_reason: str | None = None
+    dead_letter_detail: str | None = None
+
+
+def route_to_tenant(alert: Alert, tenants: Tenants) -> str:
+    """The tenant topic an alert goes to; the tenants file is the only authority."""
+    tenant = tenants.get(alert.tenant_id)
+    if tenant is None:
+        raise UnknownTenant(f"tenant {alert.tenant_id!r} is not in the tenants file")
+    return tenant.topic_name
+
+
+def alert_message(alert: Alert, topic: str) -> OutgoingMessage:
+    """Alert JSON as data; CloudEvents Pub/Sub binding plus filterable attributes."""
+    event = CloudEvent(
+        {
+            "id": alert.id,
+            "source": f"//alertbridge/{alert.source}",
+            "type": f"{CE_TYPE_PREFIX}.{alert.status}",
+            "time": alert.occurred_at.isoformat().replace("+00:00", "Z"),
+            "subject": alert.dedup_key,
+            "datacontenttype": "application/json",
+        },
+        None,
+    )
+    headers, _ = to_binary(event)
+    attributes = {key.lower(): str(value) for key, value in headers.items()}
+    attributes.update(
+        tenant_id=alert.tenant_id,
+        source=alert.source,
+        status=alert.status,
+        severity=alert.severity,
+        dedup_key=alert.dedup_key,
+    )
+    if alert.request_id:
+        attributes["request_id"] = alert.request_id
+    return OutgoingMessage(topic, alert.to_json_bytes(), attributes, ordering_key=alert.dedup_key)
+
+
+def dead_letter_message(
+    runtime: Runtime, data: bytes, attributes: Mapping[str, str], reason: str, detail: str,
+    message_id: str | None,
+) -> OutgoingMessage:
+    attrs = dict(attributes)
+    attrs.update(
+        dead_letter_reason=reason,
+        dead_letter_detail=detail[:DETAIL_MAX],
+        dead_lettered_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        failed_stage="normalize",
+    )
+    if message_id:
+        attrs["original_message_id"] = message_id
+    return OutgoingMessage(runtime.settings.dead_letter_topic, data, attrs)
+
+
+def alerts_for(envelope: IngestEnvelope, tenants: Tenants) -> list[tuple[Alert, str]]:
+    """Pure part: adapter + routing. Raises AdapterError for what must be dead-lettered."""
+    adapter = registry().get(envelope.source)
+    if adapter is None:
+        raise AdapterError(f"no adapter for source {envelope.source!r}")
+    return [(alert, route_to_tenant(alert, tenants)) for alert in adapter(envelope, tenants)]
+
+
+def handle_message(
+    runtime: Runtime, data: bytes, attributes: Mapping[str, str], message_id: str | None = None
+) -> Outcome:
+    """Normalise one ingest message. Returns once everything is durably published;
+    raises (PublishError or a bug) so the message is redelivered."""
+    try:
+        envelope = IngestEnvelope.from_message(data, attributes, message_id)
+        routed = alerts_for(envelope, runtime.tenants)
+    except (AdapterError, EnvelopeError) as exc:
+        reason = exc.reason if isinstance(exc, AdapterError) else "not_an_envelope"
+        runtime.publisher.publish_and_wait(
+            [dead_letter_message(runtime, data, attributes, reason, str(exc), message_id)]
+        )
+        log.warning("dead-lettered", reason=reason, detail=str(exc)[:300],
+                    source=attributes.get("source"), request_id=attributes.get("request_id"))
+        return Outcome(dead_letter_reason=reason, dead_letter_detail=str(exc))
+    runtime.publisher.publish_and_wait([alert_message(alert, topic) for alert, topic in routed])
+    for alert, topic in routed:
+        log.info("alert published", alert_id=alert.id, tenant=alert.tenant_id,
+                 source=alert.source, status=alert.status, topic=topic,
+                 request_id=alert.request_id)
+    return Outcome(alerts=[alert for alert, _ in routed])
+
+
+def handle_cloud_event(runtime: Runtime, data: Mapping[str, Any]) -> Outcome:
+    """The Eventarc path: a ``messagePublished`` CloudEvent wrapping the ingest message."""
+    message = data.get("message") if isinstance(data, Mapping) else None
+    if not isinstance(message, Mapping):
+        detail = "CloudEvent data carries no Pub/Sub message"
+        runtime.publisher.publish_and_wait(
+            [dead_letter_message(runtime, b"", {}, "not_a_pubsub_message", detail, None)]
+        )
+        return Outcome(dead_letter_reason="not_a_pubsub_message", dead_letter_detail=detail)
+    attributes = {str(k): str(v) for k, v in (message.get("attributes") or {}).items()}
+    message_id = message.get("messageId") or message.get("message_id")
+    raw = message.get("data") or ""
+    try:
+        body = base64.b64decode(raw, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        body = str(raw).encode()
+        attributes["envelope_error"] = "message data was not base64"
+    return handle_message(runtime, body, attributes, str(message_id) if message_id else None)

@@ -1,0 +1,55 @@
+"""Process configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PROJECT = "alertbridge-local"
+INGEST_TOPIC = "alertbridge-ingest"
+DEAD_LETTER_TOPIC = "alertbridge-dead-letter"
+MAX_BODY_BYTES = 254 * 1024  # seed 004: "maximum payload size to 254 kb"
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_id: str = DEFAULT_PROJECT
+    ingest_topic: str = INGEST_TOPIC
+    dead_letter_topic: str = DEAD_LETTER_TOPIC
+    tenants_file: Path | None = None
+    tenants_inline: str | None = field(default=None, repr=False)
+    jwt_keys_json: str | None = field(default=None, repr=False)
+    jwt_active_kid: str | None = None
+    publish_timeout_s: float = 5.0
+    publish_max_latency_s: float = 0.001
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_delivery_attempts: int = 5
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        tenants_file = env.get("ALERTBRIDGE_TENANTS_FILE")
+        if not tenants_file and not env.get("ALERTBRIDGE_TENANTS"):
+            bundled = Path(__file__).resolve().parent.parent / "tenants.yaml"
+            tenants_file = str(bundled) if bundled.exists() else None
+        return cls(
+            project_id=env.get("ALERTBRIDGE_PROJECT")
+            or env.get("GOOGLE_CLOUD_PROJECT")
+            or env.get("GCP_PROJECT")
+            or DEFAULT_PROJECT,
+            ingest_topic=env.get("ALERTBRIDGE_INGEST_TOPIC", INGEST_TOPIC),
+            dead_letter_topic=env.get("ALERTBRIDGE_DEAD_LETTER_TOPIC", DEAD_LETTER_TOPIC),
+            tenants_file=Path(tenants_file) if tenants_file else None,
+            tenants_inline=env.get("ALERTBRIDGE_TENANTS"),
+            jwt_keys_json=env.get("ALERTBRIDGE_JWT_KEYS"),
+            jwt_active_kid=env.get("ALERTBRIDGE_JWT_ACTIVE_KID"),
+            publish_timeout_s=_float("ALERTBRIDGE_PUBLISH_TIMEOUT", 5.0),
+            publish_max_latency_s=_float("ALERTBRIDGE_PUBLISH_MAX_LATENCY", 0.001),
+            max_delivery_attempts=int(env.get("ALERTBRIDGE_MAX_DELIVERY_ATTEMPTS", "5")),
+        )

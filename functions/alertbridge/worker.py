@@ -1,0 +1,121 @@
+"""The normaliser as a long-running streaming-pull subscriber (local stack, benchmarks).
+
+In production Eventarc pushes each ingest message to the ``normalize`` function and
+the subscription's dead-letter policy caps redelivery. Here the worker pulls, calls
+the same ``handle_message``, acks only once everything is published, nacks on a
+transient failure, and dead-letters after ``max_delivery_attempts`` itself (the
+emulator does not enforce dead-letter policies).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from alertbridge.logs import get_logger
+from alertbridge.normalize import dead_letter_message, handle_message
+from alertbridge.pubsub import ensure_subscription, make_subscriber_client
+from alertbridge.runtime import Runtime
+
+log = get_logger(__name__)
+
+NORMALIZE_SUBSCRIPTION = "alertbridge-normalize"
+
+
+class AttemptCounter:
+    """Delivery attempts per message id, bounded so it cannot grow without limit."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def bump(self, message_id: str) -> int:
+        with self._lock:
+            count = self._counts.pop(message_id, 0) + 1
+            self._counts[message_id] = count
+            while len(self._counts) > self._limit:
+                self._counts.popitem(last=False)
+            return count
+
+    def forget(self, message_id: str) -> None:
+        with self._lock:
+            self._counts.pop(message_id, None)
+
+
+class NormalizeWorker:
+    def __init__(
+        self, runtime: Runtime, subscription: str = NORMALIZE_SUBSCRIPTION,
+        max_messages: int = 500, threads: int = 32,
+    ) -> None:
+        self.runtime = runtime
+        self.subscriber = make_subscriber_client(runtime.emulator_host)
+        self.subscription = ensure_subscription(
+            self.subscriber, runtime.settings.project_id, subscription,
+            runtime.settings.ingest_topic, ack_deadline_s=60,
+        )
+        self.attempts = AttemptCounter()
+        self.max_messages = max_messages
+        self.threads = threads
+        self._future: Any = None
+
+    def _callback(self, message: Any) -> None:
+        attempt = message.delivery_attempt or self.attempts.bump(message.message_id)
+        try:
+            handle_message(self.runtime, message.data, dict(message.attributes), message.message_id)
+        except Exception as exc:
+            if attempt >= self.runtime.settings.max_delivery_attempts:
+                self._give_up(message, exc, attempt)
+                return
+            log.warning("normalise failed; will be redelivered", attempt=attempt,
+                        error=f"{type(exc).__name__}: {exc}"[:300],
+                        request_id=message.attributes.get("request_id"))
+            message.nack()
+            return
+        self.attempts.forget(message.message_id)
+        message.ack()
+
+    def _give_up(self, message: Any, exc: Exception, attempt: int) -> None:
+        detail = f"{type(exc).__name__}: {exc} (after {attempt} delivery attempts)"
+        try:
+            self.runtime.publisher.publish_and_wait(
+                [dead_letter_message(self.runtime, message.data, dict(message.attributes),
+                                     "normalize_failed", detail, message.message_id)]
+            )
+        except Exception:
+            log.exception("dead-letter publish failed; message will be redelivered")
+            message.nack()
+            return
+        log.error("dead-lettered after repeated failures", attempt=attempt,
+                  request_id=message.attributes.get("request_id"))
+        self.attempts.forget(message.message_id)
+        message.ack()
+
+    def start(self) -> NormalizeWorker:
+        from google.cloud import pubsub_v1
+        from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
+
+        self._future = self.subscriber.subscribe(
+            self.subscription,
+            self._callback,
+            flow_control=pubsub_v1.types.FlowControl(max_messages=self.max_messages),
+            scheduler=ThreadScheduler(ThreadPoolExecutor(max_workers=self.threads)),
+        )
+        log.info("normaliser subscribed", subscription=self.subscription)
+        return self
+
+    def wait(self) -> None:
+        if self._future is not None:
+            self._future.result()
+
+    def stop(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+            try:
+                self._future.result(timeout=10)
+            except Exception:  # noqa: BLE001 - cancelled futures raise; we only wait
+                pass
+            self._future = None
+        self.subscriber.close()

@@ -1,0 +1,40 @@
+"""Cloud Functions (2nd gen) entry points. Thin: each hands its request to the package.
+
+Deploy one function per entry point (see terraform/); the local stack serves
+``ingress`` (every HTTP route on one port) and runs ``normalize`` from a subscriber.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+from cloudevents.http import CloudEvent
+from flask import Request, Response
+
+from alertbridge import http
+
+
+@functions_framework.http
+def token(request: Request) -> Response:
+    """POST /authn/v1/oauth2/token"""
+    return http.dispatch(request, http.TOKEN_ROUTES)
+
+
+@functions_framework.http
+def subtask(request: Request) -> Response:
+    """POST /analytics-environment/v1/job-pub-sub-messages"""
+    return http.dispatch(request, http.SUBTASK_ROUTES)
+
+
+@functions_framework.http
+def ingress(request: Request) -> Response:
+    """Every HTTP route on one function: the local stack and small deployments."""
+    return http.dispatch(request, http.ALL_ROUTES)
+
+
+@functions_framework.cloud_event
+def normalize(event: CloudEvent) -> None:
+    """Pub/Sub (Eventarc) trigger on alertbridge-ingest."""
+    from alertbridge.normalize import handle_cloud_event
+    from alertbridge.runtime import get_runtime
+
+    handle_cloud_event(get_runtime(), event.data)
