@@ -18,7 +18,8 @@ Severity = Literal["critical", "error", "warning", "info"]
 
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "error": 2, "critical": 3}
 
-# Namespace for deterministic alert ids: uuid5(ALERT_NAMESPACE, "<source>|<event identity>|<status>").
+# Namespace for deterministic alert ids:
+# uuid5(ALERT_NAMESPACE, "<source>|<event identity>|<status>").
 ALERT_NAMESPACE = uuid.UUID("6f1c7d2e-6a55-4d3b-9a0e-5b8f0c2d9e11")
 
 SUMMARY_MAX = 1024  # PagerDuty Events v2 caps payload.summary at 1024 characters.
@@ -94,7 +95,9 @@ class Alert(BaseModel):
 
     schema_version: Literal["1"] = "1"
     id: str = Field(description="deterministic per source event and status")
-    dedup_key: str = Field(min_length=1, max_length=255, description="stable for the same thing failing")
+    dedup_key: str = Field(
+        min_length=1, max_length=255, description="stable for the same thing failing"
+    )
     tenant_id: str = Field(min_length=1)
     source: Source
     status: Status

@@ -73,7 +73,9 @@ def parse_json(body: bytes) -> Any:
 def parse_form(body: bytes) -> dict[str, str]:
     text = decode_text(body)
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=100)
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=100
+        )
     except ValueError as exc:
         raise bad_request(
             "the body is not form-encoded", [FieldProblem("body", "form", str(exc)[:200])]
@@ -105,8 +107,10 @@ def parse_object(body: bytes, content_type: str | None, allow_form: bool) -> dic
     ):
         return parse_form(body)
     if media not in ("application/json", "") and not media.endswith("+json"):
-        raise unsupported(content_type, ["application/json"]
-                          + (["application/x-www-form-urlencoded"] if allow_form else []))
+        raise unsupported(
+            content_type,
+            ["application/json"] + (["application/x-www-form-urlencoded"] if allow_form else []),
+        )
     value = parse_json(body)
     if not isinstance(value, dict):
         raise bad_request(

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG = "config/tenants.example.yaml"
-DEMO_CREDENTIALS = {"4242": ("acme-etl", "acme-demo-secret"), "5151": ("globex-etl", "globex-demo-secret")}
+DEMO_CREDENTIALS = {
+    "4242": ("acme-etl", "acme-demo-secret"),
+    "5151": ("globex-etl", "globex-demo-secret"),
+}
 
 
 def _config_path(value: str | None) -> Path:
@@ -38,8 +41,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
     stack = DevStack(_config_path(args.config), port=args.port)
     stack.start()
     try:
-        print(f"alertbridge dev ready: {stack.base_url} (Pub/Sub emulator {stack.emulator_host}, "
-              f"project {stack.project}); Ctrl-C stops everything", flush=True)
+        print(
+            f"alertbridge dev ready: {stack.base_url} (Pub/Sub emulator {stack.emulator_host}, "
+            f"project {stack.project}); Ctrl-C stops everything",
+            flush=True,
+        )
         _wait_for_signal()
     finally:
         stack.stop()
@@ -55,16 +61,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     tails: list[Tail] = []
     try:
         assert stack.tenants is not None and stack.emulator_host is not None
-        print(f"alertbridge demo: stack up at {stack.base_url} "
-              f"(emulator {stack.emulator_host})", flush=True)
+        print(
+            f"alertbridge demo: stack up at {stack.base_url} (emulator {stack.emulator_host})",
+            flush=True,
+        )
         seen: list[str] = []
         lock = threading.Lock()
 
         def show(data: bytes, attributes: dict[str, str]) -> None:
             with lock:
                 seen.append(attributes.get("ce-id", ""))
-                print(f"  alert on {attributes.get('tenant_id')}'s topic: "
-                      f"{format_alert(data, attributes)}", flush=True)
+                print(
+                    f"  alert on {attributes.get('tenant_id')}'s topic: "
+                    f"{format_alert(data, attributes)}",
+                    flush=True,
+                )
 
         for tenant in stack.tenants:
             tails.append(Tail(stack.emulator_host, stack.project, tenant.topic_name).start(show))
@@ -73,8 +84,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline and len(seen) < expected:
             time.sleep(0.1)
         ok = len(seen) >= expected
-        print(f"alertbridge demo: {len(seen)}/{expected} alerts landed on tenant topics"
-              + ("" if ok else " (timed out)"), flush=True)
+        print(
+            f"alertbridge demo: {len(seen)}/{expected} alerts landed on tenant topics"
+            + ("" if ok else " (timed out)"),
+            flush=True,
+        )
         if args.keep_running:
             print("alertbridge demo: stack stays up; Ctrl-C stops it", flush=True)
             _wait_for_signal()
@@ -91,29 +105,40 @@ def _send_demo_events(base_url: str) -> int:
 
     from alertbridge.client import SubTaskClient
 
-    samples = json.loads(resources.files("alertbridge").joinpath("samples/subtask.json").read_text())
+    samples = json.loads(
+        resources.files("alertbridge").joinpath("samples/subtask.json").read_text()
+    )
     clients = {
         tenant: SubTaskClient(base_url, user, secret, tenant)
         for tenant, (user, secret) in DEMO_CREDENTIALS.items()
     }
     for sample in samples:
         result = clients[sample["tenant"]].send(sample["body"])
-        print(f"  sent sub-task message for tenant {sample['tenant']}: 202 {result['request_id']}",
-              flush=True)
+        print(
+            f"  sent sub-task message for tenant {sample['tenant']}: 202 {result['request_id']}",
+            flush=True,
+        )
     # The seed's own example: requests.post(..., headers={JSON}, data=dict) sends a form body.
     token = clients["5151"].token()
     form = dict(samples[-1]["body"], msgCode=42, stepId=4)
     response = requests.post(
         base_url + "/analytics-environment/v1/job-pub-sub-messages",
-        headers={"Content-Type": "application/json", "Tenant-ID": "5151",
-                 "Authorization": f"Bearer {token}"},
-        data=form, timeout=10,
+        headers={
+            "Content-Type": "application/json",
+            "Tenant-ID": "5151",
+            "Authorization": f"Bearer {token}",
+        },
+        data=form,
+        timeout=10,
     )
-    print(f"  sent the seed's form-encoded example for tenant 5151: {response.status_code}",
-          flush=True)
+    print(
+        f"  sent the seed's form-encoded example for tenant 5151: {response.status_code}",
+        flush=True,
+    )
     bad = dict(samples[0]["body"], envId=10, gitVersion="1.0")
     response = requests.post(
-        base_url + "/analytics-environment/v1/job-pub-sub-messages", json=bad,
+        base_url + "/analytics-environment/v1/job-pub-sub-messages",
+        json=bad,
         headers={"Tenant-ID": "4242", "Authorization": f"Bearer {clients['4242'].token()}"},
         timeout=10,
     )
@@ -131,19 +156,24 @@ def cmd_tail(args: argparse.Namespace) -> int:
     project = args.project or os.environ.get("ALERTBRIDGE_PROJECT") or state.get("project")
     config = args.config or os.environ.get("ALERTBRIDGE_TENANTS_FILE") or state.get("config")
     if not project:
-        sys.exit("alertbridge tail: no project (start `alertbridge dev`, or set ALERTBRIDGE_PROJECT)")
+        sys.exit(
+            "alertbridge tail: no project (start `alertbridge dev`, or set ALERTBRIDGE_PROJECT)"
+        )
     tenants = load_tenants(_config_path(config))
     tenant = tenants.get(args.tenant)
     if tenant is None:
         sys.exit(f"alertbridge tail: tenant {args.tenant!r} is not in {config}")
     filter_ = f'attributes.severity = "{args.severity}"' if args.severity else ""
     tail = Tail(emulator, project, tenant.topic_name, filter_)
-    print(f"tailing {tenant.topic_name} (tenant {tenant.id}, {tenant.name}); Ctrl-C stops",
-          flush=True)
+    print(
+        f"tailing {tenant.topic_name} (tenant {tenant.id}, {tenant.name}); Ctrl-C stops", flush=True
+    )
 
     def show(data: bytes, attributes: dict[str, str]) -> None:
-        print(json.dumps(json.loads(data)) if args.json else format_alert(data, attributes),
-              flush=True)
+        print(
+            json.dumps(json.loads(data)) if args.json else format_alert(data, attributes),
+            flush=True,
+        )
 
     try:
         tail.start(show)
@@ -158,7 +188,9 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     password = os.environ.get("ALERTBRIDGE_PASSWORD") or getpass.getpass("secret: ")
     client = SubTaskClient(args.url, args.username, password, args.tenant)
-    body: dict[str, Any] = json.loads(Path(args.file).read_text() if args.file else sys.stdin.read())
+    body: dict[str, Any] = json.loads(
+        Path(args.file).read_text() if args.file else sys.stdin.read()
+    )
     try:
         print(json.dumps(client.send(body)))
     except SendError as exc:
@@ -170,8 +202,11 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_hash_secret(_: argparse.Namespace) -> int:
     from alertbridge.passwords import hash_secret
 
-    secret = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else getpass.getpass(
-        "secret: ")
+    secret = (
+        sys.stdin.readline().rstrip("\r\n")
+        if not sys.stdin.isatty()
+        else getpass.getpass("secret: ")
+    )
     if not secret:
         sys.exit("alertbridge hash-secret: empty secret on stdin")
     print(hash_secret(secret))
@@ -183,8 +218,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, schema in (("alert.v1.json", alert.json_schema()),
-                         ("tenants.schema.json", tenants.json_schema())):
+    for name, schema in (
+        ("alert.v1.json", alert.json_schema()),
+        ("tenants.schema.json", tenants.json_schema()),
+    ):
         (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
         print(out / name)
     return 0
@@ -240,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", default="schemas")
     schema.set_defaults(func=cmd_schema)
 
-    worker = sub.add_parser("worker", help="run the normaliser (streaming pull on the ingest topic)")
+    worker = sub.add_parser(
+        "worker", help="run the normaliser (streaming pull on the ingest topic)"
+    )
     worker.set_defaults(func=cmd_worker)
     return parser
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-TOKEN_PATH = "/authn/v1/oauth2/token"
+TOKEN_PATH = "/authn/v1/oauth2/token"  # noqa: S105 - a path, not a secret
 SUBTASK_PATH = "/analytics-environment/v1/job-pub-sub-messages"
 REFRESH_MARGIN_S = 60.0
 RETRYABLE = {429, 500, 502, 503, 504}
@@ -56,7 +56,10 @@ class SubTaskClient:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SubTaskClient({self.base_url!r}, username={self.username!r}, tenant={self.tenant_id!r})"
+        return (
+            f"SubTaskClient({self.base_url!r}, username={self.username!r}, "
+            f"tenant={self.tenant_id!r})"
+        )
 
     def token(self, force: bool = False) -> str:
         """A valid access token, fetched again when it is within a minute of expiring."""
@@ -88,8 +91,10 @@ class SubTaskClient:
             response = self.session.post(
                 self.base_url + path,
                 json=message,
-                headers={"Tenant-ID": self.tenant_id,
-                         "Authorization": f"Bearer {self.token(force=refreshed and attempt == 2)}"},
+                headers={
+                    "Tenant-ID": self.tenant_id,
+                    "Authorization": f"Bearer {self.token(force=refreshed and attempt == 2)}",
+                },
                 timeout=self.timeout_s,
             )
             if response.status_code == 401 and not refreshed:
@@ -109,9 +114,10 @@ class SubTaskClient:
 def _retry_after(response: requests.Response, attempt: int) -> float:
     header = response.headers.get("Retry-After", "")
     try:
-        return min(float(header), 30.0)
+        seconds = float(header)
     except ValueError:
-        return min(0.5 * 2 ** (attempt - 1), 30.0)
+        seconds = 0.5 * 2 ** (attempt - 1)
+    return min(seconds, 30.0)
 
 
 def _body(response: requests.Response) -> Any:

@@ -7,26 +7,35 @@ Topics and subscriptions come from the tenants file, as Terraform creates them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alertbridge.emulator import Emulator, free_port, wait_until
-from alertbridge.pubsub import ensure_subscription, ensure_topics, make_publisher_client, make_subscriber_client
+from alertbridge.emulator import Emulator, wait_until
+from alertbridge.pubsub import (
+    ensure_subscription,
+    ensure_topics,
+    make_publisher_client,
+    make_subscriber_client,
+)
 from alertbridge.settings import DEAD_LETTER_TOPIC, DEFAULT_PROJECT, INGEST_TOPIC
 from alertbridge.tenants import Tenants, load_tenants
 from alertbridge.tokens import Keyring
 from alertbridge.worker import NORMALIZE_SUBSCRIPTION
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent
-STATE_FILE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alertbridge" / "dev.json"
+STATE_FILE = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alertbridge" / "dev.json"
+)
 DEAD_LETTER_SUBSCRIPTION = "alertbridge-dead-letter-inspect"
 
 
@@ -38,7 +47,9 @@ def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
         ensure_topics(
             publisher, project, [INGEST_TOPIC, DEAD_LETTER_TOPIC, *(t.topic_name for t in tenants)]
         )
-        ensure_subscription(subscriber, project, NORMALIZE_SUBSCRIPTION, INGEST_TOPIC, ack_deadline_s=60)
+        ensure_subscription(
+            subscriber, project, NORMALIZE_SUBSCRIPTION, INGEST_TOPIC, ack_deadline_s=60
+        )
         ensure_subscription(subscriber, project, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC)
     finally:
         subscriber.close()
@@ -94,38 +105,62 @@ class DevStack:
             self.emulator_host = self._emulator.host
         provision(self.emulator_host, self.project, self.tenants)
         env = self.env()
-        log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp")) / "alertbridge-dev"
+        log_dir = log_dir or Path(tempfile.gettempdir()) / "alertbridge-dev"
         log_dir.mkdir(parents=True, exist_ok=True)
         self._spawn(
-            [sys.executable, "-m", "functions_framework", "--target", "ingress",
-             "--source", str(FUNCTIONS_DIR / "main.py"), "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env, log_dir / "http.log",
+            [
+                sys.executable,
+                "-m",
+                "functions_framework",
+                "--target",
+                "ingress",
+                "--source",
+                str(FUNCTIONS_DIR / "main.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env,
+            log_dir / "http.log",
         )
-        self._spawn([sys.executable, "-m", "alertbridge.cli", "worker"], env, log_dir / "normalize.log")
+        self._spawn(
+            [sys.executable, "-m", "alertbridge.cli", "worker"], env, log_dir / "normalize.log"
+        )
         if not wait_until(lambda: _http_ready(self.base_url), 60, 0.1):
             self.stop()
             raise RuntimeError(f"the HTTP functions did not come up; see {log_dir / 'http.log'}")
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(json.dumps({
-            "emulator_host": self.emulator_host, "project": self.project,
-            "base_url": self.base_url, "config": str(self.config.resolve()), "pid": os.getpid(),
-        }))
+        STATE_FILE.write_text(
+            json.dumps(
+                {
+                    "emulator_host": self.emulator_host,
+                    "project": self.project,
+                    "base_url": self.base_url,
+                    "config": str(self.config.resolve()),
+                    "pid": os.getpid(),
+                }
+            )
+        )
         return self
 
     def _spawn(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
         log = log_path.open("ab")
         self._children.append(
-            subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
+            subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         )
 
     def stop(self) -> None:
         for child in self._children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 10
         for child in self._children:
             try:

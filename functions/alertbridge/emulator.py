@@ -3,6 +3,7 @@ if only gcloud is killed, so the whole group is started and stopped together).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -38,7 +39,7 @@ def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.05) ->
 
 def is_ready(host: str) -> bool:
     try:
-        with urllib.request.urlopen(f"http://{host}/", timeout=1) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://{host}/", timeout=1) as response:
             return int(response.status) == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -62,17 +63,24 @@ class Emulator:
         log = self._log_path.open("ab")
         self._proc = subprocess.Popen(
             [
-                gcloud, "beta", "emulators", "pubsub", "start",
-                f"--host-port={self.host}", f"--project={self.project}",
-                f"--data-dir={self._data_dir}", "--quiet",
+                gcloud,
+                "beta",
+                "emulators",
+                "pubsub",
+                "start",
+                f"--host-port={self.host}",
+                f"--project={self.project}",
+                f"--data-dir={self._data_dir}",
+                "--quiet",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        if not wait_until(lambda: is_ready(self.host) or self._proc.poll() is not None, timeout_s,
-                          0.1) or not is_ready(self.host):
+        if not wait_until(
+            lambda: is_ready(self.host) or self._proc.poll() is not None, timeout_s, 0.1
+        ) or not is_ready(self.host):
             tail = self._log_path.read_text(errors="replace")[-2000:]
             self.stop()
             raise EmulatorError(f"the Pub/Sub emulator did not start on {self.host}:\n{tail}")
@@ -93,10 +101,8 @@ class Emulator:
             proc.wait(timeout=10)
         # the java child may outlive gcloud for a moment: wait for the port to free up
         wait_until(lambda: not _port_open(self.port), 10.0)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def __enter__(self) -> Emulator:
         return self.start()

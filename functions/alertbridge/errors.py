@@ -52,7 +52,9 @@ def bad_request(description: str, details: list[FieldProblem] | None = None) -> 
 
 
 def unauthorized(description: str, error: str = "invalid_token") -> ApiError:
-    return ApiError(401, error, description, headers={"WWW-Authenticate": f'Bearer error="{error}"'})
+    return ApiError(
+        401, error, description, headers={"WWW-Authenticate": f'Bearer error="{error}"'}
+    )
 
 
 def forbidden(description: str) -> ApiError:

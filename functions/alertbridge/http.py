@@ -49,7 +49,9 @@ TOKEN_ROUTES: dict[str, Route] = {
     "/authn/v1/oauth2/token": Route(("POST",), _token, "token"),
 }
 SUBTASK_ROUTES: dict[str, Route] = {
-    "/analytics-environment/v1/job-pub-sub-messages": Route(("POST",), _subtask, "liveramp.subtask"),
+    "/analytics-environment/v1/job-pub-sub-messages": Route(
+        ("POST",), _subtask, "liveramp.subtask"
+    ),
 }
 ALL_ROUTES: dict[str, Route] = {**TOKEN_ROUTES, **SUBTASK_ROUTES}
 
@@ -71,7 +73,9 @@ def error_response(exc: ApiError, request_id: str) -> Response:
     return json_response(exc.status, exc.body(request_id), headers)
 
 
-def dispatch(request: Request, routes: Mapping[str, Route], runtime: Runtime | None = None) -> Response:
+def dispatch(
+    request: Request, routes: Mapping[str, Route], runtime: Runtime | None = None
+) -> Response:
     started = time.perf_counter_ns()
     request_id = new_request_id()
     path = request.path.rstrip("/") or "/"
@@ -81,9 +85,12 @@ def dispatch(request: Request, routes: Mapping[str, Route], runtime: Runtime | N
         if route is None:
             raise ApiError(404, "not_found", f"no endpoint at {path}")
         if request.method not in route.methods:
-            raise ApiError(405, "method_not_allowed",
-                           f"{request.method} is not allowed; use {', '.join(route.methods)}",
-                           headers={"Allow": ", ".join(route.methods)})
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed; use {', '.join(route.methods)}",
+                headers={"Allow": ", ".join(route.methods)},
+            )
         reply = route.handler(runtime or get_runtime(), request, request_id)
         if isinstance(reply.body, str):
             response = Response(reply.body, status=reply.status, mimetype="text/plain")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ _SECRET_KEYS = ("password", "secret", "token", "authorization", "signature", "ha
 _configured = False
 
 
-def _scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         lowered = key.lower()
         if any(word in lowered for word in _SECRET_KEYS) and key not in ("dedup_key",):
@@ -25,7 +26,9 @@ def _scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _cloud_logging_shape(_: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _cloud_logging_shape(
+    _: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     level = event.pop("level", method)
     event["severity"] = {"warn": "WARNING", "exception": "ERROR"}.get(level, level.upper())
     event["message"] = event.pop("event", "")

@@ -78,7 +78,11 @@ def alert_message(alert: Alert, topic: str) -> OutgoingMessage:
 
 
 def dead_letter_message(
-    runtime: Runtime, data: bytes, attributes: Mapping[str, str], reason: str, detail: str,
+    runtime: Runtime,
+    data: bytes,
+    attributes: Mapping[str, str],
+    reason: str,
+    detail: str,
     message_id: str | None,
 ) -> OutgoingMessage:
     attrs = dict(attributes)
@@ -114,14 +118,25 @@ def handle_message(
         runtime.publisher.publish_and_wait(
             [dead_letter_message(runtime, data, attributes, reason, str(exc), message_id)]
         )
-        log.warning("dead-lettered", reason=reason, detail=str(exc)[:300],
-                    source=attributes.get("source"), request_id=attributes.get("request_id"))
+        log.warning(
+            "dead-lettered",
+            reason=reason,
+            detail=str(exc)[:300],
+            source=attributes.get("source"),
+            request_id=attributes.get("request_id"),
+        )
         return Outcome(dead_letter_reason=reason, dead_letter_detail=str(exc))
     runtime.publisher.publish_and_wait([alert_message(alert, topic) for alert, topic in routed])
     for alert, topic in routed:
-        log.info("alert published", alert_id=alert.id, tenant=alert.tenant_id,
-                 source=alert.source, status=alert.status, topic=topic,
-                 request_id=alert.request_id)
+        log.info(
+            "alert published",
+            alert_id=alert.id,
+            tenant=alert.tenant_id,
+            source=alert.source,
+            status=alert.status,
+            topic=topic,
+            request_id=alert.request_id,
+        )
     return Outcome(alerts=[alert for alert, _ in routed])
 
 

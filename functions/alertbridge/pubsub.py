@@ -6,6 +6,7 @@ token endpoint) does not pay ~0.35 s of cold start for it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -100,18 +101,30 @@ class Publisher:
         from google.api_core.retry import Retry
 
         retry = Retry(
-            initial=0.05, maximum=1.0, multiplier=2.0, timeout=self.timeout_s,
+            initial=0.05,
+            maximum=1.0,
+            multiplier=2.0,
+            timeout=self.timeout_s,
             predicate=lambda e: isinstance(
-                e, gexc.ServiceUnavailable | gexc.DeadlineExceeded | gexc.InternalServerError
-                | gexc.Aborted | gexc.ResourceExhausted | gexc.Unknown
+                e,
+                gexc.ServiceUnavailable
+                | gexc.DeadlineExceeded
+                | gexc.InternalServerError
+                | gexc.Aborted
+                | gexc.ResourceExhausted
+                | gexc.Unknown,
             ),
         )
         futures = [
             (
                 m,
                 self._client.publish(
-                    self.topic_path(m.topic), m.data, ordering_key=m.ordering_key,
-                    retry=retry, timeout=self.timeout_s, **dict(m.attributes),
+                    self.topic_path(m.topic),
+                    m.data,
+                    ordering_key=m.ordering_key,
+                    retry=retry,
+                    timeout=self.timeout_s,
+                    **dict(m.attributes),
                 ),
             )
             for m in messages
@@ -121,10 +134,12 @@ class Publisher:
         for message, future in futures:
             try:
                 ids.append(future.result(timeout=self.timeout_s + 1.0))
-            except (FutureTimeout, Exception) as exc:  # noqa: BLE001 - every failure is a 503
+            except (FutureTimeout, Exception) as exc:
                 failure = failure or exc
                 if message.ordering_key:
-                    self._client.resume_publish(self.topic_path(message.topic), message.ordering_key)
+                    self._client.resume_publish(
+                        self.topic_path(message.topic), message.ordering_key
+                    )
         if failure is not None:
             self._last_failure = time.time()
             raise PublishError(f"{type(failure).__name__}: {failure}") from failure
@@ -135,14 +150,14 @@ class Publisher:
         self._client.stop()
 
 
-def ensure_topics(client: pubsub_v1.PublisherClient, project_id: str, topics: Iterable[str]) -> None:
+def ensure_topics(
+    client: pubsub_v1.PublisherClient, project_id: str, topics: Iterable[str]
+) -> None:
     from google.api_core import exceptions as gexc
 
     for topic in topics:
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             client.create_topic(name=f"projects/{project_id}/topics/{topic}")
-        except gexc.AlreadyExists:
-            pass
 
 
 def ensure_subscription(
@@ -166,10 +181,6 @@ def ensure_subscription(
     }
     if filter_:
         request["filter"] = filter_
-    try:
+    with contextlib.suppress(gexc.AlreadyExists):
         subscriber.create_subscription(request=request)
-    except gexc.AlreadyExists:
-        pass
     return path
-
-

@@ -76,8 +76,11 @@ def get_runtime() -> Runtime:
         with _current_lock:
             if _current is None:
                 _current = Runtime.from_env()
-                log.info("runtime ready", tenants=len(_current.tenants),
-                         project=_current.settings.project_id)
+                log.info(
+                    "runtime ready",
+                    tenants=len(_current.tenants),
+                    project=_current.settings.project_id,
+                )
     return _current
 
 

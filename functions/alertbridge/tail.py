@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -26,12 +27,18 @@ def format_alert(data: bytes, attributes: dict[str, str]) -> str:
 class Tail:
     """A subscription of our own on a topic, deleted when we stop."""
 
-    def __init__(self, emulator_host: str | None, project: str, topic: str, filter_: str = "") -> None:
+    def __init__(
+        self, emulator_host: str | None, project: str, topic: str, filter_: str = ""
+    ) -> None:
         self.subscriber = make_subscriber_client(emulator_host)
         self.project = project
         self.path = ensure_subscription(
-            self.subscriber, project, f"tail-{topic}-{uuid.uuid4().hex[:8]}", topic,
-            filter_=filter_, ordering=True,
+            self.subscriber,
+            project,
+            f"tail-{topic}-{uuid.uuid4().hex[:8]}",
+            topic,
+            filter_=filter_,
+            ordering=True,
         )
         self._future: Any = None
 
@@ -50,10 +57,8 @@ class Tail:
     def close(self) -> None:
         if self._future is not None:
             self._future.cancel()
-            try:
+            with contextlib.suppress(Exception):
                 self._future.result(timeout=5)
-            except Exception:  # noqa: BLE001 - a cancelled pull raises; only waiting
-                pass
         try:
             self.subscriber.delete_subscription(subscription=self.path)
         finally:

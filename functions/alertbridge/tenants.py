@@ -57,7 +57,9 @@ class SubtaskSettings(BaseModel):
 class AdobeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ims_org_ids: list[str] = Field(default_factory=list, description="IMS orgs owned by this tenant")
+    ims_org_ids: list[str] = Field(
+        default_factory=list, description="IMS orgs owned by this tenant"
+    )
     sandboxes: list[str] | None = Field(
         default=None, description="if set, only these sandbox names route to this tenant"
     )
@@ -81,9 +83,13 @@ class RateLimit(BaseModel):
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=TENANT_ID_PATTERN, description="Safe Haven tenant id (Tenant-ID header)")
+    id: str = Field(
+        pattern=TENANT_ID_PATTERN, description="Safe Haven tenant id (Tenant-ID header)"
+    )
     name: str = Field(min_length=1, max_length=128)
-    topic: str | None = Field(default=None, pattern=TOPIC_PATTERN, description="default alerts-<id>")
+    topic: str | None = Field(
+        default=None, pattern=TOPIC_PATTERN, description="default alerts-<id>"
+    )
     service_accounts: list[ServiceAccount] = Field(default_factory=list)
     subtask: SubtaskSettings = Field(default_factory=SubtaskSettings)
     adobe: AdobeSettings = Field(default_factory=AdobeSettings)
@@ -120,14 +126,18 @@ class TenantsFile(BaseModel):
         hashes: dict[str, str] = {}
         for tenant in self.tenants:
             for account in tenant.service_accounts:
-                if hashes.setdefault(account.username, account.password_hash) != account.password_hash:
+                if (
+                    hashes.setdefault(account.username, account.password_hash)
+                    != account.password_hash
+                ):
                     raise ValueError(
                         f"service_accounts.username {account.username!r} is bound to several "
                         "tenants with different password_hash values; one account has one secret"
                     )
         _no_duplicates("adobe.ims_org_ids", _org_keys(self.tenants))
         _no_duplicates(
-            "informatica.applications", [a for t in self.tenants for a in t.informatica.applications]
+            "informatica.applications",
+            [a for t in self.tenants for a in t.informatica.applications],
         )
         return self
 
@@ -236,4 +246,3 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://alertbridge.dev/schemas/tenants.schema.json"
     return schema
-

@@ -91,7 +91,9 @@ def issue_token(
         "jti": uuid.uuid4().hex,
     }
     token = jwt.encode(
-        payload, keyring.keys[keyring.active_kid], algorithm=ALGORITHM,
+        payload,
+        keyring.keys[keyring.active_kid],
+        algorithm=ALGORITHM,
         headers={"kid": keyring.active_kid},
     )
     return token, TOKEN_TTL_SECONDS
@@ -108,17 +110,21 @@ def verify_token(keyring: Keyring, token: str, now: float | None = None) -> Toke
         raise InvalidToken(f"the token's algorithm is not {ALGORITHM}")
     if not isinstance(kid, str) or kid not in keyring.keys:
         raise InvalidToken("the token's key id is unknown")
-    options: dict[str, Any] = {"require": ["exp", "iat", "nbf", "sub", "aud", "iss"]}
+    options: Any = {"require": ["exp", "iat", "nbf", "sub", "aud", "iss"]}
     try:
-        claims = jwt.decode(
-            token,
-            keyring.keys[kid],
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            leeway=LEEWAY_SECONDS,
-            options=options,
-        ) if now is None else _decode_at(keyring.keys[kid], token, now, options)
+        claims = (
+            jwt.decode(
+                token,
+                keyring.keys[kid],
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=LEEWAY_SECONDS,
+                options=options,
+            )
+            if now is None
+            else _decode_at(keyring.keys[kid], token, now, options)
+        )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the token has expired") from None
     except jwt.ImmatureSignatureError:
@@ -134,14 +140,20 @@ def verify_token(keyring: Keyring, token: str, now: float | None = None) -> Toke
     tenants = claims.get("tenants")
     if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
         raise InvalidToken("the token names no tenants")
-    return TokenClaims(str(claims["sub"]), tuple(tenants), int(claims["exp"]), str(claims.get("jti")))
+    return TokenClaims(
+        str(claims["sub"]), tuple(tenants), int(claims["exp"]), str(claims.get("jti"))
+    )
 
 
-def _decode_at(key: bytes, token: str, now: float, options: dict[str, Any]) -> dict[str, Any]:
+def _decode_at(key: bytes, token: str, now: float, options: Any) -> dict[str, Any]:
     """Decode as if the clock read ``now`` (tests of expiry without sleeping)."""
     claims: dict[str, Any] = jwt.decode(
-        token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-        options={**options, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        token,
+        key,
+        algorithms=[ALGORITHM],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={**options, "verify_exp": False, "verify_nbf": False, "verify_iat": False},  # type: ignore[arg-type]
     )
     if int(claims["exp"]) + LEEWAY_SECONDS < now:
         raise jwt.ExpiredSignatureError

@@ -9,6 +9,7 @@ emulator does not enforce dead-letter policies).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -47,14 +48,20 @@ class AttemptCounter:
 
 class NormalizeWorker:
     def __init__(
-        self, runtime: Runtime, subscription: str = NORMALIZE_SUBSCRIPTION,
-        max_messages: int = 500, threads: int = 32,
+        self,
+        runtime: Runtime,
+        subscription: str = NORMALIZE_SUBSCRIPTION,
+        max_messages: int = 500,
+        threads: int = 32,
     ) -> None:
         self.runtime = runtime
         self.subscriber = make_subscriber_client(runtime.emulator_host)
         self.subscription = ensure_subscription(
-            self.subscriber, runtime.settings.project_id, subscription,
-            runtime.settings.ingest_topic, ack_deadline_s=60,
+            self.subscriber,
+            runtime.settings.project_id,
+            subscription,
+            runtime.settings.ingest_topic,
+            ack_deadline_s=60,
         )
         self.attempts = AttemptCounter()
         self.max_messages = max_messages
@@ -69,9 +76,12 @@ class NormalizeWorker:
             if attempt >= self.runtime.settings.max_delivery_attempts:
                 self._give_up(message, exc, attempt)
                 return
-            log.warning("normalise failed; will be redelivered", attempt=attempt,
-                        error=f"{type(exc).__name__}: {exc}"[:300],
-                        request_id=message.attributes.get("request_id"))
+            log.warning(
+                "normalise failed; will be redelivered",
+                attempt=attempt,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+                request_id=message.attributes.get("request_id"),
+            )
             message.nack()
             return
         self.attempts.forget(message.message_id)
@@ -81,15 +91,26 @@ class NormalizeWorker:
         detail = f"{type(exc).__name__}: {exc} (after {attempt} delivery attempts)"
         try:
             self.runtime.publisher.publish_and_wait(
-                [dead_letter_message(self.runtime, message.data, dict(message.attributes),
-                                     "normalize_failed", detail, message.message_id)]
+                [
+                    dead_letter_message(
+                        self.runtime,
+                        message.data,
+                        dict(message.attributes),
+                        "normalize_failed",
+                        detail,
+                        message.message_id,
+                    )
+                ]
             )
         except Exception:
             log.exception("dead-letter publish failed; message will be redelivered")
             message.nack()
             return
-        log.error("dead-lettered after repeated failures", attempt=attempt,
-                  request_id=message.attributes.get("request_id"))
+        log.error(
+            "dead-lettered after repeated failures",
+            attempt=attempt,
+            request_id=message.attributes.get("request_id"),
+        )
         self.attempts.forget(message.message_id)
         message.ack()
 
@@ -113,9 +134,7 @@ class NormalizeWorker:
     def stop(self) -> None:
         if self._future is not None:
             self._future.cancel()
-            try:
+            with contextlib.suppress(Exception):
                 self._future.result(timeout=10)
-            except Exception:  # noqa: BLE001 - cancelled futures raise; we only wait
-                pass
             self._future = None
         self.subscriber.close()

@@ -105,7 +105,9 @@ def validate(body: dict[str, Any]) -> tuple[SubTaskMessage | None, list[FieldPro
         "gitVersion", _GIT_RE, "v<int>.<int>.<int>", "gitVersion must look like v1.0.0"
     )
     values["jobId"] = text(
-        "jobId", _JOB_RE, "prefix job- or scheduled-job-",
+        "jobId",
+        _JOB_RE,
+        "prefix job- or scheduled-job-",
         "jobId must start with job- or scheduled-job- (printable, no spaces, <= 200 chars after)",
     )
     values["tenantId"] = text(
@@ -119,7 +121,9 @@ def validate(body: dict[str, Any]) -> tuple[SubTaskMessage | None, list[FieldPro
             values["timestamp"] = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
         except ValueError:
             problems.append(
-                FieldProblem("timestamp", "yyyy-MM-dd HH:mm:ss", "timestamp is not a real date/time")
+                FieldProblem(
+                    "timestamp", "yyyy-MM-dd HH:mm:ss", "timestamp is not a real date/time"
+                )
             )
     unknown = sorted(set(body) - set(FIELDS))
     problems.extend(
@@ -136,13 +140,18 @@ def check_request(body: dict[str, Any], tenant_header: str) -> SubTaskMessage:
     message, problems = validate(body)
     if message is not None and message.tenantId != tenant_header:
         problems.append(
-            FieldProblem("tenantId", "equals Tenant-ID header",
-                         "tenantId in the body must equal the Tenant-ID header")
+            FieldProblem(
+                "tenantId",
+                "equals Tenant-ID header",
+                "tenantId in the body must equal the Tenant-ID header",
+            )
         )
     if problems or message is None:
         raise ApiError(
-            400, "invalid_request",
-            "invalid sub-task message: " + ", ".join(p.field for p in problems), problems,
+            400,
+            "invalid_request",
+            "invalid sub-task message: " + ", ".join(p.field for p in problems),
+            problems,
         )
     return message
 

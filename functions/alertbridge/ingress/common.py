@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from flask import Request
 
 from alertbridge.envelope import IngestEnvelope
-from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden, unauthorized, unavailable
+from alertbridge.errors import (
+    ApiError,
+    FieldProblem,
+    bad_request,
+    forbidden,
+    unauthorized,
+    unavailable,
+)
 from alertbridge.pubsub import OutgoingMessage, PublishError
 from alertbridge.runtime import Runtime
 from alertbridge.tokens import InvalidToken, TokenClaims, verify_token
@@ -19,7 +27,7 @@ from alertbridge.tokens import InvalidToken, TokenClaims, verify_token
 class Reply(NamedTuple):
     status: int
     body: dict[str, Any] | list[Any] | str
-    headers: dict[str, str] = {}
+    headers: Mapping[str, str] = MappingProxyType({})
 
 
 def new_request_id() -> str:
@@ -28,7 +36,9 @@ def new_request_id() -> str:
 
 def too_large(limit: int) -> ApiError:
     return ApiError(
-        413, "payload_too_large", f"the body is larger than {limit} bytes (254 KB)",
+        413,
+        "payload_too_large",
+        f"the body is larger than {limit} bytes (254 KB)",
         [FieldProblem("body", f"<= {limit} bytes", "payload too large")],
     )
 
@@ -51,8 +61,10 @@ def bearer_claims(runtime: Runtime, request: Request) -> TokenClaims:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized("missing bearer token: send Authorization: Bearer <access_token>",
-                           error="invalid_request" if not header else "invalid_token")
+        raise unauthorized(
+            "missing bearer token: send Authorization: Bearer <access_token>",
+            error="invalid_request" if not header else "invalid_token",
+        )
     if runtime.keyring is None:
         raise unavailable("token verification keys are not configured")
     try:

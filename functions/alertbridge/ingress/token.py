@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+
 from flask import Request
 
 from alertbridge.bodies import media_type, parse_form, unsupported
@@ -71,14 +72,20 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
             raise _error(401, "invalid_client", "client credentials are required (HTTP Basic)")
         failure = _error(401, "invalid_client", "the client id or secret is wrong")
     else:
-        raise _error(400, "unsupported_grant_type",
-                     "grant_type must be password or client_credentials", "grant_type")
+        raise _error(
+            400,
+            "unsupported_grant_type",
+            "grant_type must be password or client_credentials",
+            "grant_type",
+        )
     if runtime.keyring is None:
         raise unavailable("token signing keys are not configured")
     found = runtime.tenants.account(username)
     if not verify_secret(password, found[0].password_hash if found else None) or found is None:
         raise failure
     token, ttl = issue_token(runtime.keyring, username, found[1], now=runtime.clock())
-    scope = form.get("client_id") if grant == "password" and form.get("client_id") else DEFAULT_SCOPE
-    body = {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
-    return Reply(200, body, NO_STORE)
+    scope = (
+        form.get("client_id") if grant == "password" and form.get("client_id") else DEFAULT_SCOPE
+    )
+    reply = {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope}
+    return Reply(200, reply, NO_STORE)

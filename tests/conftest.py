@@ -1,0 +1,220 @@
+"""Shared fixtures: one real Pub/Sub emulator per test session, a fresh project per test.
+
+Each test gets its own emulator project, so topics and subscriptions never leak
+between tests. HTTP goes through functions-framework's own app, in-process (werkzeug
+test client) or on a real loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from alertbridge import runtime as runtime_mod
+from alertbridge.devstack import provision
+from alertbridge.emulator import Emulator
+from alertbridge.pubsub import ensure_subscription, make_subscriber_client
+from alertbridge.runtime import Runtime
+from alertbridge.settings import DEAD_LETTER_TOPIC, Settings
+from alertbridge.tenants import Tenants, load_tenants
+from alertbridge.tokens import Keyring
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_TENANTS = ROOT / "config" / "tenants.example.yaml"
+SEEDS = ROOT.parent / "shared" / "seeds"
+CREDENTIALS = {
+    "4242": ("acme-etl", "acme-demo-secret"),
+    "5151": ("globex-etl", "globex-demo-secret"),
+}
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    host = os.environ.get("ALERTBRIDGE_TEST_EMULATOR_HOST")
+    if host:  # reuse a running emulator (faster local iterations)
+        emu = Emulator(port=int(host.rsplit(":", 1)[1]))
+        yield emu
+        return
+    emu = Emulator().start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+def tenants() -> Tenants:
+    return load_tenants(EXAMPLE_TENANTS)
+
+
+@pytest.fixture
+def project() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def runtime(emulator: Emulator, project: str, tenants: Tenants) -> Iterator[Runtime]:
+    provision(emulator.host, project, tenants)
+    settings = Settings(project_id=project, publish_timeout_s=3.0)
+    rt = Runtime(settings, tenants, Keyring.generate(), emulator.host)
+    runtime_mod.set_runtime(rt)
+    try:
+        yield rt
+    finally:
+        runtime_mod.set_runtime(None)
+        rt.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Any:
+    import functions_framework
+
+    return functions_framework.create_app(
+        target="ingress", source=str(ROOT / "functions" / "main.py")
+    )
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@dataclass
+class Received:
+    data: bytes
+    attributes: dict[str, str]
+    ordering_key: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+@dataclass
+class TopicWatch:
+    """A subscription created before the test acts, drained with a deadline."""
+
+    subscriber: Any
+    path: str
+    received: list[Received] = field(default_factory=list)
+
+    def pull(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """Wait until at least ``count`` messages arrived (or the deadline); ack them."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            self._pull_once()
+        return list(self.received)
+
+    def quiet(self, settle: float = 1.5) -> list[Received]:
+        """Everything that arrives within ``settle`` seconds: proves an absence."""
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            self._pull_once(timeout=0.3)
+        return list(self.received)
+
+    def _pull_once(self, timeout: float = 1.0) -> None:
+        from google.api_core import exceptions as gexc
+
+        try:
+            response = self.subscriber.pull(
+                request={"subscription": self.path, "max_messages": 100}, timeout=timeout
+            )
+        except gexc.DeadlineExceeded:
+            return
+        if not response.received_messages:
+            time.sleep(0.05)
+            return
+        for item in response.received_messages:
+            self.received.append(
+                Received(
+                    item.message.data, dict(item.message.attributes), item.message.ordering_key
+                )
+            )
+        self.subscriber.acknowledge(
+            request={
+                "subscription": self.path,
+                "ack_ids": [m.ack_id for m in response.received_messages],
+            }
+        )
+
+
+@pytest.fixture
+def watch(
+    emulator: Emulator, project: str, runtime: Runtime
+) -> Iterator[Callable[[str], TopicWatch]]:
+    subscriber = make_subscriber_client(emulator.host)
+
+    def make(topic: str) -> TopicWatch:
+        name = f"watch-{topic}-{uuid.uuid4().hex[:6]}"
+        return TopicWatch(subscriber, ensure_subscription(subscriber, project, name, topic))
+
+    try:
+        yield make
+    finally:
+        subscriber.close()
+
+
+@pytest.fixture
+def dead_letters(watch: Callable[[str], TopicWatch]) -> TopicWatch:
+    return watch(DEAD_LETTER_TOPIC)
+
+
+@pytest.fixture
+def ingest(watch: Callable[[str], TopicWatch], runtime: Runtime) -> TopicWatch:
+    return watch(runtime.settings.ingest_topic)
+
+
+def token_for(client: Any, tenant: str = "4242") -> str:
+    username, secret = CREDENTIALS[tenant]
+    response = client.post(
+        "/authn/v1/oauth2/token",
+        data={
+            "grant_type": "password",
+            "username": username,
+            "password": secret,
+            "scope": "openid",
+            "client_id": "liveramp-api",
+            "response_type": "token",
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return str(response.get_json()["access_token"])
+
+
+def subtask_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "jobId": "job-123",
+        "pipeId": 7,
+        "stepId": 2,
+        "operationId": 3,
+        "gitVersion": "v1.0.0",
+        "timestamp": "2026-11-25 01:02:03",
+        "stepCode": 4,
+        "msgCode": 99,
+        "tenantId": 4242,
+        "envId": 1,
+        "placeholder1": 1,
+        "placeholder2": 2,
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
