@@ -26,6 +26,7 @@ from alertbridge.emulator import Emulator
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from alertbridge.runtime import Runtime
 from alertbridge.settings import DEAD_LETTER_TOPIC, Settings
+from alertbridge.state import FirestoreStore, StateStore
 from alertbridge.tenants import Tenants, load_tenants
 from alertbridge.tokens import Keyring
 
@@ -50,6 +51,27 @@ def emulator() -> Iterator[Emulator]:
         yield emu
     finally:
         emu.stop()
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[Emulator]:
+    """Started only when a test needs durable state (Adobe run order, notifier)."""
+    emu = Emulator(kind="firestore").start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+def state(runtime: Runtime, firestore_emulator: Emulator, project: str) -> Iterator[StateStore]:
+    """A Firestore store on the emulator, in this test's own project, installed on runtime."""
+    store = FirestoreStore(project, firestore_emulator.host)
+    runtime.state = store
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -73,7 +73,9 @@ class DevStack:
     project: str = DEFAULT_PROJECT
     emulator_host: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    firestore_host: str | None = None
     _emulator: Emulator | None = None
+    _firestore: Emulator | None = None
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     tenants: Tenants | None = None
 
@@ -87,6 +89,7 @@ class DevStack:
         return {
             **os.environ,
             "PUBSUB_EMULATOR_HOST": self.emulator_host,
+            **({"FIRESTORE_EMULATOR_HOST": self.firestore_host} if self.firestore_host else {}),
             "ALERTBRIDGE_PROJECT": self.project,
             "ALERTBRIDGE_TENANTS_FILE": str(self.config.resolve()),
             "ALERTBRIDGE_JWT_KEYS": json.dumps(
@@ -103,6 +106,11 @@ class DevStack:
         if self.emulator_host is None:
             self._emulator = Emulator(project=self.project).start()
             self.emulator_host = self._emulator.host
+        if self.firestore_host is None:
+            self.firestore_host = os.environ.get("FIRESTORE_EMULATOR_HOST")
+        if self.firestore_host is None:
+            self._firestore = Emulator(project=self.project, kind="firestore").start()
+            self.firestore_host = self._firestore.host
         provision(self.emulator_host, self.project, self.tenants)
         env = self.env()
         log_dir = log_dir or Path(tempfile.gettempdir()) / "alertbridge-dev"
@@ -168,9 +176,10 @@ class DevStack:
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
         self._children.clear()
-        if self._emulator is not None:
-            self._emulator.stop()
-            self._emulator = None
+        for emulator in (self._emulator, self._firestore):
+            if emulator is not None:
+                emulator.stop()
+        self._emulator = self._firestore = None
         try:
             if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
                 STATE_FILE.unlink()

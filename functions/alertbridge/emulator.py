@@ -46,9 +46,14 @@ def is_ready(host: str) -> bool:
 
 
 class Emulator:
-    """``gcloud beta emulators pubsub start`` on a loopback port of its own."""
+    """``gcloud beta emulators pubsub start`` (or ``kind="firestore"``) on a loopback port."""
 
-    def __init__(self, port: int | None = None, project: str = "alertbridge-local") -> None:
+    def __init__(
+        self, port: int | None = None, project: str = "alertbridge-local", kind: str = "pubsub"
+    ) -> None:
+        if kind not in ("pubsub", "firestore"):
+            raise ValueError(f"unknown emulator kind {kind!r}")
+        self.kind = kind
         self.port = port or free_port()
         self.project = project
         self.host = f"127.0.0.1:{self.port}"
@@ -61,18 +66,12 @@ class Emulator:
         if gcloud is None:
             raise EmulatorError("gcloud is not on PATH; install the Google Cloud SDK with Java")
         log = self._log_path.open("ab")
+        if self.kind == "pubsub":
+            argv = [gcloud, "beta", "emulators", "pubsub", "start", f"--data-dir={self._data_dir}"]
+        else:
+            argv = [gcloud, "emulators", "firestore", "start"]
         self._proc = subprocess.Popen(
-            [
-                gcloud,
-                "beta",
-                "emulators",
-                "pubsub",
-                "start",
-                f"--host-port={self.host}",
-                f"--project={self.project}",
-                f"--data-dir={self._data_dir}",
-                "--quiet",
-            ],
+            [*argv, f"--host-port={self.host}", f"--project={self.project}", "--quiet"],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -83,7 +82,7 @@ class Emulator:
         ) or not is_ready(self.host):
             tail = self._log_path.read_text(errors="replace")[-2000:]
             self.stop()
-            raise EmulatorError(f"the Pub/Sub emulator did not start on {self.host}:\n{tail}")
+            raise EmulatorError(f"the {self.kind} emulator did not start on {self.host}:\n{tail}")
         return self
 
     def stop(self) -> None:

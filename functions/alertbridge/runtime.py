@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from alertbridge.logs import get_logger
 from alertbridge.pubsub import Publisher
 from alertbridge.settings import Settings
+from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, load_tenants, loads_tenants
 from alertbridge.tokens import Keyring
 
@@ -28,7 +29,9 @@ class Runtime:
     keyring: Keyring | None = field(repr=False)
     emulator_host: str | None = None
     clock: Callable[[], float] = time.time
+    firestore_host: str | None = None
     _publisher: Publisher | None = field(default=None, repr=False)
+    _state: StateStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -45,7 +48,13 @@ class Runtime:
             if settings.jwt_keys_json
             else None
         )
-        return cls(settings, tenants, keyring, os.environ.get("PUBSUB_EMULATOR_HOST"))
+        return cls(
+            settings,
+            tenants,
+            keyring,
+            os.environ.get("PUBSUB_EMULATOR_HOST"),
+            firestore_host=os.environ.get("FIRESTORE_EMULATOR_HOST"),
+        )
 
     @property
     def publisher(self) -> Publisher:
@@ -59,6 +68,25 @@ class Runtime:
                         max_latency_s=self.settings.publish_max_latency_s,
                     )
         return self._publisher
+
+    @property
+    def state(self) -> StateStore:
+        """Durable per-key state (Firestore), created on first use."""
+        if self._state is None:
+            with self._lock:
+                if self._state is None:
+                    from alertbridge.state import FirestoreStore
+
+                    self._state = FirestoreStore(
+                        self.settings.project_id,
+                        self.firestore_host,
+                        database=self.settings.firestore_database,
+                    )
+        return self._state
+
+    @state.setter
+    def state(self, store: StateStore) -> None:
+        self._state = store
 
     def close(self) -> None:
         if self._publisher is not None:

@@ -30,6 +30,7 @@ class Settings:
     publish_max_latency_s: float = 0.001
     max_body_bytes: int = MAX_BODY_BYTES
     max_delivery_attempts: int = 5
+    firestore_database: str = "(default)"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,4 +53,5 @@ class Settings:
             publish_timeout_s=_float("ALERTBRIDGE_PUBLISH_TIMEOUT", 5.0),
             publish_max_latency_s=_float("ALERTBRIDGE_PUBLISH_MAX_LATENCY", 0.001),
             max_delivery_attempts=int(env.get("ALERTBRIDGE_MAX_DELIVERY_ATTEMPTS", "5")),
+            firestore_database=env.get("ALERTBRIDGE_FIRESTORE_DATABASE", "(default)"),
         )

@@ -1,0 +1,24 @@
+"""The durable state seam on the real Firestore emulator."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from alertbridge.state import StateStore
+
+
+def test_update_is_atomic_under_concurrent_writers(state: StateStore) -> None:
+    def bump(current: dict[str, Any] | None) -> dict[str, Any]:
+        return {"count": (current or {}).get("count", 0) + 1}
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda _: state.update("counters", "a/b:c", bump), range(4)))
+    record = state.get("counters", "a/b:c")
+    assert record is not None and record["count"] == 4
+    assert record["key"] == "a/b:c"
+
+
+def test_update_returning_none_stores_nothing(state: StateStore) -> None:
+    assert state.update("things", "k", lambda current: None) is None
+    assert state.get("things", "k") is None
