@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
 
 class PublishError(Exception):
@@ -38,7 +38,7 @@ def _emulator_channel(host: str) -> Any:
 def make_publisher_client(
     emulator_host: str | None, max_latency_s: float = 0.001, ordering: bool = True
 ) -> pubsub_v1.PublisherClient:
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
     from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
     kwargs: dict[str, Any] = {}
@@ -52,7 +52,7 @@ def make_publisher_client(
 
 
 def make_subscriber_client(emulator_host: str | None) -> pubsub_v1.SubscriberClient:
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
     kwargs: dict[str, Any] = {}

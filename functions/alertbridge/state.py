@@ -60,7 +60,7 @@ class FirestoreStore:
     def update(self, collection: str, key: str, fn: Update) -> Record | None:
         ref = self._ref(collection, key)
 
-        @self._firestore.transactional  # type: ignore[misc]
+        @self._firestore.transactional  # type: ignore[misc,unused-ignore]
         def apply(transaction: Any) -> Record | None:
             snapshot = ref.get(transaction=transaction)
             current = dict(snapshot.to_dict() or {}) if snapshot.exists else None
@@ -73,4 +73,4 @@ class FirestoreStore:
         return result
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call,unused-ignore]

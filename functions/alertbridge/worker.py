@@ -115,7 +115,7 @@ class NormalizeWorker:
         message.ack()
 
     def start(self) -> NormalizeWorker:
-        from google.cloud import pubsub_v1
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
         from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 
         self._future = self.subscriber.subscribe(
