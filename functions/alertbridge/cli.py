@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG = "config/tenants.example.yaml"
+DEFAULT_PROJECT = "alertbridge-local"
 DEMO_CREDENTIALS = {
     "4242": ("acme-etl", "acme-demo-secret"),
     "5151": ("globex-etl", "globex-demo-secret"),
@@ -56,7 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from alertbridge.devstack import DevStack
     from alertbridge.tail import Tail, format_alert
 
-    stack = DevStack(_config_path(args.config), port=args.port)
+    stack = DevStack(_config_path(args.config), port=args.port, project=args.project)
     stack.start()
     tails: list[Tail] = []
     try:
@@ -246,11 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run the whole stack on the Pub/Sub emulator")
     dev.add_argument("--config", help=f"tenants file (default {DEFAULT_CONFIG})")
     dev.add_argument("--port", type=int, default=8080)
+    dev.add_argument("--project", default=DEFAULT_PROJECT, help="emulator project id")
     dev.set_defaults(func=cmd_dev)
 
     demo = sub.add_parser("demo", help="the dev stack plus sample events, printing alerts")
     demo.add_argument("--config")
     demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--project", default=DEFAULT_PROJECT, help="emulator project id")
     demo.add_argument("--timeout", type=float, default=60.0)
     demo.add_argument("--keep-running", action="store_true")
     demo.set_defaults(func=cmd_demo)
