@@ -26,6 +26,12 @@ def subtask(request: Request) -> Response:
 
 
 @functions_framework.http
+def informatica(request: Request) -> Response:
+    """POST /informatica/v1/events"""
+    return http.dispatch(request, http.INFORMATICA_ROUTES)
+
+
+@functions_framework.http
 def ingress(request: Request) -> Response:
     """Every HTTP route on one function: the local stack and small deployments."""
     return http.dispatch(request, http.ALL_ROUTES)

@@ -43,6 +43,12 @@ def _subtask(runtime: Runtime, request: Request, request_id: str) -> Reply:
     return subtask.handle(runtime, request, request_id)
 
 
+def _informatica(runtime: Runtime, request: Request, request_id: str) -> Reply:
+    from alertbridge.ingress import informatica
+
+    return informatica.handle(runtime, request, request_id)
+
+
 # Path → route. Handlers import their module on first use so the token function never
 # loads the Pub/Sub client.
 TOKEN_ROUTES: dict[str, Route] = {
@@ -53,7 +59,10 @@ SUBTASK_ROUTES: dict[str, Route] = {
         ("POST",), _subtask, "liveramp.subtask"
     ),
 }
-ALL_ROUTES: dict[str, Route] = {**TOKEN_ROUTES, **SUBTASK_ROUTES}
+INFORMATICA_ROUTES: dict[str, Route] = {
+    "/informatica/v1/events": Route(("POST",), _informatica, "informatica.cih"),
+}
+ALL_ROUTES: dict[str, Route] = {**TOKEN_ROUTES, **SUBTASK_ROUTES, **INFORMATICA_ROUTES}
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:

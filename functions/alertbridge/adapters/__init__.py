@@ -30,6 +30,6 @@ class UnroutableError(AdapterError):
 
 def registry() -> dict[str, Adapter]:
     """Source name (the envelope's ``source`` attribute) → adapter."""
-    from alertbridge.adapters import subtask
+    from alertbridge.adapters import informatica, subtask
 
-    return {subtask.SOURCE: subtask.parse}
+    return {subtask.SOURCE: subtask.parse, informatica.SOURCE: informatica.parse}

@@ -1,0 +1,200 @@
+"""``POST /informatica/v1/events``: CIH event payloads, JSON (one event or an array) or XML.
+
+XML is parsed with defusedxml with DTDs, entities and external references forbidden,
+so billion-laughs and XXE payloads are refused with 400 before any expansion. Each
+top-level event becomes its own ingest message, stored as canonical JSON (the
+request's content type is kept in the ``original_content_type`` attribute).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+from flask import Request
+
+from alertbridge.adapters import informatica
+from alertbridge.bodies import media_type, parse_json, unsupported
+from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden
+from alertbridge.ingress.common import (
+    Reply,
+    authorize,
+    check_declared_size,
+    envelope,
+    publish_envelopes,
+    read_body,
+)
+from alertbridge.runtime import Runtime
+
+PATH = "/informatica/v1/events"
+JSON_TYPES = ("application/json",)
+XML_TYPES = ("application/xml", "text/xml")
+MAX_EVENTS_PER_REQUEST = 100
+INT_FIELDS = (
+    "eventId",
+    "parentEventId",
+    "sourceSuccessCount",
+    "sourceFailedCount",
+    "targetSuccessCount",
+    "targetFailedCount",
+)
+TEXT_FIELDS = ("eventType", "applicationName", "topicName", "pubSubName")
+REQUIRED = ("eventId", "eventStatus", "eventType", "applicationName", "topicName", "pubSubName")
+
+
+def _xml_value(element: Any) -> Any:
+    if element.tag == "childEvents":
+        return [_xml_event(child) for child in element]
+    if element.tag == "eventHistory":
+        return [{sub.tag: _scalar(sub.tag, sub.text) for sub in entry} for entry in element]
+    return _scalar(element.tag, element.text)
+
+
+def _scalar(tag: str, text: str | None) -> Any:
+    value = (text or "").strip()
+    if tag in INT_FIELDS and value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def _xml_event(element: Any) -> dict[str, Any]:
+    return {child.tag: _xml_value(child) for child in element}
+
+
+def parse_xml(body: bytes) -> list[dict[str, Any]]:
+    """``<event>…</event>`` or ``<events><event>…</event>…</events>``; children named as
+    the JSON keys, ``<childEvents><event>…`` and ``<eventHistory><entry>…`` for lists."""
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise bad_request(
+            "XML with a DTD, entities or external references is refused",
+            [FieldProblem("body", "xml without DTD or entities", type(exc).__name__)],
+        ) from None
+    except (ParseError, ValueError) as exc:
+        raise bad_request(
+            "the body is not well-formed XML", [FieldProblem("body", "xml", str(exc)[:200])]
+        ) from None
+    if root.tag == "events":
+        return [_xml_event(child) for child in root if child.tag == "event"]
+    if root.tag == "event":
+        return [_xml_event(root)]
+    raise bad_request(
+        "the XML root must be <event> or <events>",
+        [FieldProblem("body", "root <event> or <events>", f"got <{root.tag}>")],
+    )
+
+
+def validate_event(event: Any, path: str, problems: list[FieldProblem], depth: int = 0) -> None:
+    if not isinstance(event, dict):
+        problems.append(FieldProblem(path, "object", "each event must be an object"))
+        return
+    if depth > informatica.MAX_DEPTH:
+        problems.append(FieldProblem(path, f"depth<={informatica.MAX_DEPTH}", "nested too deeply"))
+        return
+    for name in REQUIRED:
+        if event.get(name) in (None, ""):
+            problems.append(FieldProblem(f"{path}.{name}", "required", f"{name} is required"))
+    for name in INT_FIELDS:
+        value = event.get(name)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            problems.append(
+                FieldProblem(f"{path}.{name}", "integer >= 0", f"{name} must be an integer")
+            )
+    for name in (
+        *TEXT_FIELDS,
+        "eventStatus",
+        "descendantState",
+        "runId",
+        "createTime",
+        "completionTime",
+    ):
+        value = event.get(name)
+        if value is not None and not isinstance(value, str):
+            problems.append(FieldProblem(f"{path}.{name}", "string", f"{name} must be a string"))
+    history = event.get("eventHistory")
+    if history is not None and not isinstance(history, list | dict):
+        problems.append(FieldProblem(f"{path}.eventHistory", "list of objects", "bad eventHistory"))
+    children = event.get("childEvents")
+    if children is None:
+        return
+    if not isinstance(children, list):
+        problems.append(FieldProblem(f"{path}.childEvents", "list", "childEvents must be a list"))
+        return
+    for index, child in enumerate(children):
+        validate_event(child, f"{path}.childEvents[{index}]", problems, depth + 1)
+
+
+def events_from(body: bytes, content_type: str | None) -> list[dict[str, Any]]:
+    media = media_type(content_type)
+    if media in XML_TYPES:
+        events: Any = parse_xml(body)
+    elif media in JSON_TYPES:
+        events = parse_json(body)
+    else:
+        raise unsupported(content_type, [*JSON_TYPES, *XML_TYPES])
+    if isinstance(events, dict):
+        events = [events]
+    if not isinstance(events, list) or not events:
+        raise bad_request(
+            "expected a CIH event or a non-empty array of events",
+            [FieldProblem("body", "event or array of events", "nothing to accept")],
+        )
+    if len(events) > MAX_EVENTS_PER_REQUEST:
+        raise bad_request(
+            f"at most {MAX_EVENTS_PER_REQUEST} events per request",
+            [FieldProblem("body", f"<= {MAX_EVENTS_PER_REQUEST} events", "too many")],
+        )
+    problems: list[FieldProblem] = []
+    for index, event in enumerate(events):
+        validate_event(event, f"events[{index}]", problems)
+    if problems:
+        raise ApiError(
+            400,
+            "invalid_request",
+            "invalid CIH event: " + ", ".join(p.field for p in problems[:10]),
+            problems,
+        )
+    return events
+
+
+def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+    limit = runtime.settings.max_body_bytes
+    check_declared_size(request, limit)
+    claims, tenant_id = authorize(runtime, request)
+    body = read_body(request, limit)
+    events = events_from(body, request.content_type)
+    for event in events:
+        owner = runtime.tenants.by_informatica_application(str(event.get("applicationName")))
+        if owner is not None and owner.id not in claims.tenants:
+            raise forbidden(
+                f"application {event.get('applicationName')!r} belongs to a tenant this token "
+                "is not bound to"
+            )
+    original = media_type(request.content_type)
+    envelopes = [
+        envelope(
+            informatica.SOURCE,
+            json.dumps(event, separators=(",", ":")).encode(),
+            request_id if len(events) == 1 else f"{request_id}-{index}",
+            "application/json",
+            tenant_id,
+            claims.subject,
+            {"original_content_type": original, "batch_request_id": request_id},
+        )
+        for index, event in enumerate(events)
+    ]
+    message_ids = publish_envelopes(runtime, envelopes)
+    return Reply(
+        202,
+        {
+            "status": "accepted",
+            "request_id": request_id,
+            "message_ids": message_ids,
+            "events": len(events),
+        },
+    )
