@@ -32,6 +32,12 @@ def informatica(request: Request) -> Response:
 
 
 @functions_framework.http
+def adobe(request: Request) -> Response:
+    """GET|POST /adobe/v1/flow-run-notifications (Adobe I/O Events webhook)"""
+    return http.dispatch(request, http.ADOBE_ROUTES)
+
+
+@functions_framework.http
 def ingress(request: Request) -> Response:
     """Every HTTP route on one function: the local stack and small deployments."""
     return http.dispatch(request, http.ALL_ROUTES)

@@ -49,6 +49,12 @@ def _informatica(runtime: Runtime, request: Request, request_id: str) -> Reply:
     return informatica.handle(runtime, request, request_id)
 
 
+def _adobe(runtime: Runtime, request: Request, request_id: str) -> Reply:
+    from alertbridge.ingress import adobe
+
+    return adobe.handle(runtime, request, request_id)
+
+
 # Path → route. Handlers import their module on first use so the token function never
 # loads the Pub/Sub client.
 TOKEN_ROUTES: dict[str, Route] = {
@@ -62,7 +68,15 @@ SUBTASK_ROUTES: dict[str, Route] = {
 INFORMATICA_ROUTES: dict[str, Route] = {
     "/informatica/v1/events": Route(("POST",), _informatica, "informatica.cih"),
 }
-ALL_ROUTES: dict[str, Route] = {**TOKEN_ROUTES, **SUBTASK_ROUTES, **INFORMATICA_ROUTES}
+ADOBE_ROUTES: dict[str, Route] = {
+    "/adobe/v1/flow-run-notifications": Route(("GET", "POST"), _adobe, "adobe.flow_run"),
+}
+ALL_ROUTES: dict[str, Route] = {
+    **TOKEN_ROUTES,
+    **SUBTASK_ROUTES,
+    **INFORMATICA_ROUTES,
+    **ADOBE_ROUTES,
+}
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -17,6 +17,7 @@ from typing import Any
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
+from alertbridge import runorder
 from alertbridge.adapters import AdapterError, registry
 from alertbridge.alert import Alert
 from alertbridge.envelope import EnvelopeError, IngestEnvelope
@@ -28,6 +29,8 @@ from alertbridge.tenants import Tenants
 log = get_logger(__name__)
 
 CE_TYPE_PREFIX = "dev.alertbridge.alert.v1"
+# Sources whose runs arrive out of order and must resolve by run start (see runorder.py).
+ORDERED_SOURCES = frozenset({"adobe.flow_run"})
 DETAIL_MAX = 1024
 
 
@@ -126,6 +129,17 @@ def handle_message(
             request_id=attributes.get("request_id"),
         )
         return Outcome(dead_letter_reason=reason, dead_letter_detail=str(exc))
+    if envelope.source in ORDERED_SOURCES:
+        keep = {a.id for a in runorder.apply(runtime.state, [a for a, _ in routed])}
+        for alert, _ in routed:
+            if alert.id not in keep:
+                log.info(
+                    "superseded by a newer run; not published",
+                    alert_id=alert.id,
+                    dedup_key=alert.dedup_key,
+                    request_id=alert.request_id,
+                )
+        routed = [(a, t) for a, t in routed if a.id in keep]
     runtime.publisher.publish_and_wait([alert_message(alert, topic) for alert, topic in routed])
     for alert, topic in routed:
         log.info(

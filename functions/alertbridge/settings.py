@@ -9,7 +9,10 @@ from pathlib import Path
 DEFAULT_PROJECT = "alertbridge-local"
 INGEST_TOPIC = "alertbridge-ingest"
 DEAD_LETTER_TOPIC = "alertbridge-dead-letter"
-MAX_BODY_BYTES = 254 * 1024  # seed 004: "maximum payload size to 254 kb"
+MAX_BODY_BYTES = 254 * 1024
+# Adobe I/O Events publishes its signing keys here (developer.adobe.com/events/docs/guides,
+# "Digital signatures"); configurable so tests and the local stack run a key server.
+ADOBE_KEY_HOST = "https://static.adobeioevents.com"  # seed 004: "maximum payload size to 254 kb"
 
 
 def _float(name: str, default: float) -> float:
@@ -31,6 +34,10 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     max_delivery_attempts: int = 5
     firestore_database: str = "(default)"
+    adobe_client_id: str | None = None
+    adobe_client_secret: str | None = field(default=None, repr=False)
+    adobe_key_host: str = ADOBE_KEY_HOST
+    adobe_key_ttl_s: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,4 +61,8 @@ class Settings:
             publish_max_latency_s=_float("ALERTBRIDGE_PUBLISH_MAX_LATENCY", 0.001),
             max_delivery_attempts=int(env.get("ALERTBRIDGE_MAX_DELIVERY_ATTEMPTS", "5")),
             firestore_database=env.get("ALERTBRIDGE_FIRESTORE_DATABASE", "(default)"),
+            adobe_client_id=env.get("ALERTBRIDGE_ADOBE_CLIENT_ID") or None,
+            adobe_client_secret=env.get("ALERTBRIDGE_ADOBE_CLIENT_SECRET") or None,
+            adobe_key_host=env.get("ALERTBRIDGE_ADOBE_KEY_HOST", ADOBE_KEY_HOST).rstrip("/"),
+            adobe_key_ttl_s=_float("ALERTBRIDGE_ADOBE_KEY_TTL", 24 * 3600.0),
         )

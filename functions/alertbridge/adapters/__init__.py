@@ -30,6 +30,10 @@ class UnroutableError(AdapterError):
 
 def registry() -> dict[str, Adapter]:
     """Source name (the envelope's ``source`` attribute) → adapter."""
-    from alertbridge.adapters import informatica, subtask
+    from alertbridge.adapters import adobe, informatica, subtask
 
-    return {subtask.SOURCE: subtask.parse, informatica.SOURCE: informatica.parse}
+    return {
+        subtask.SOURCE: subtask.parse,
+        informatica.SOURCE: informatica.parse,
+        adobe.SOURCE: adobe.parse,
+    }
