@@ -54,16 +54,26 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from alertbridge.adobe_keys import KeyServer, SigningKey
     from alertbridge.devstack import DevStack
     from alertbridge.tail import Tail, format_alert
 
-    stack = DevStack(_config_path(args.config), port=args.port, project=args.project)
+    key_server = KeyServer().start()  # stands in for Adobe's key host
+    adobe_key = key_server.publish(SigningKey())
+    stack = DevStack(
+        _config_path(args.config),
+        port=args.port,
+        project=args.project,
+        extra_env={"ALERTBRIDGE_ADOBE_KEY_HOST": key_server.url},
+    )
     stack.start()
     tails: list[Tail] = []
     try:
         assert stack.tenants is not None and stack.emulator_host is not None
         print(
-            f"alertbridge demo: stack up at {stack.base_url} (emulator {stack.emulator_host})",
+            f"alertbridge demo: stack up at {stack.base_url} "
+            f"(Pub/Sub emulator {stack.emulator_host}, Firestore emulator "
+            f"{stack.firestore_host})",
             flush=True,
         )
         seen: list[str] = []
@@ -80,11 +90,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         for tenant in stack.tenants:
             tails.append(Tail(stack.emulator_host, stack.project, tenant.topic_name).start(show))
+
+        def wait_for(count: int) -> bool:
+            deadline = time.monotonic() + args.timeout
+            while time.monotonic() < deadline and len(seen) < count:
+                time.sleep(0.05)
+            return len(seen) >= count
+
         expected = _send_demo_events(stack.base_url)
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline and len(seen) < expected:
-            time.sleep(0.1)
-        ok = len(seen) >= expected
+        ok = wait_for(expected)
+        expected += _send_adobe_and_informatica(stack.base_url, adobe_key, wait_for, expected)
+        ok = ok and wait_for(expected)
         print(
             f"alertbridge demo: {len(seen)}/{expected} alerts landed on tenant topics"
             + ("" if ok else " (timed out)"),
@@ -98,6 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for tail in tails:
             tail.close()
         stack.stop()
+        key_server.stop()
 
 
 def _send_demo_events(base_url: str) -> int:
@@ -145,6 +162,51 @@ def _send_demo_events(base_url: str) -> int:
     )
     print(f"  sent an invalid message: {response.status_code} {response.text}", flush=True)
     return len(samples) + 1
+
+
+def _send_adobe_and_informatica(
+    base_url: str, adobe_key: Any, wait_for: Any, landed_so_far: int
+) -> int:
+    """A signed Adobe failure, then the next good run of the same flow resolving it; the
+    Informatica seed event, then its follow-up completing cleanly."""
+    import requests
+
+    from alertbridge.adobe_keys import signed_headers
+    from alertbridge.client import SubTaskClient
+
+    samples = resources.files("alertbridge").joinpath("samples")
+    adobe = json.loads(samples.joinpath("adobe.json").read_text())
+    for name in ("failure", "success"):
+        body = json.dumps(adobe[name]).encode()
+        response = requests.post(
+            base_url + "/adobe/v1/flow-run-notifications",
+            data=body,
+            headers=signed_headers(body, adobe_key),
+            timeout=10,
+        )
+        print(
+            f"  Adobe I/O Events delivered the flow-run {name} (signed): {response.status_code}",
+            flush=True,
+        )
+        landed_so_far += 1
+        wait_for(landed_so_far)
+    user, secret = DEMO_CREDENTIALS["4242"]
+    token = SubTaskClient(base_url, user, secret, "4242").token()
+    cih = json.loads(samples.joinpath("informatica.json").read_text())
+    for sample in cih:
+        response = requests.post(
+            base_url + "/informatica/v1/events",
+            json=sample["event"],
+            timeout=10,
+            headers={"Tenant-ID": sample["tenant"], "Authorization": f"Bearer {token}"},
+        )
+        print(
+            f"  Informatica CIH event {sample['event']['eventId']} posted: {response.status_code}",
+            flush=True,
+        )
+        landed_so_far += 2  # each sample is a publication with one subscription
+        wait_for(landed_so_far)
+    return 2 + 2 * len(cih)
 
 
 def cmd_tail(args: argparse.Namespace) -> int:

@@ -224,7 +224,7 @@ def _summary(
             continue
         seen.add((error.code, error.message))
         meaning = ERROR_CODES.get(error.code)
-        text = f"{error.code}" + (f" ({meaning})" if meaning else "")
+        text = f"{error.code}" + (f": {meaning}" if meaning else "")
         text += f": {error.message}" if error.message and not meaning else ""
         if error.scope:
             text = f"{error.scope} {text}"
