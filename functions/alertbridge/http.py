@@ -6,6 +6,7 @@ serves all of them on one port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from typing import Any
 
 from flask import Request, Response
 
+from alertbridge import ops
 from alertbridge.errors import ApiError
 from alertbridge.ingress.common import Reply, new_request_id
 from alertbridge.logs import get_logger
@@ -96,12 +98,42 @@ def error_response(exc: ApiError, request_id: str) -> Response:
     return json_response(exc.status, exc.body(request_id), headers)
 
 
+OPS_PATHS = ("/health", "/metrics", "/metrics/prometheus")
+
+
+def ops_response(
+    request: Request, path: str, routes: Mapping[str, Route], runtime: Runtime
+) -> Response:
+    """/health, /metrics and /metrics/prometheus, on every function; never counted as queries."""
+    if request.method != "GET":
+        return error_response(
+            ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed; use GET",
+                headers={"Allow": "GET"},
+            ),
+            new_request_id(),
+        )
+    if path == "/metrics/prometheus":
+        return Response(
+            runtime.metrics.prometheus(), status=200, mimetype="text/plain; version=0.0.4"
+        )
+    if path == "/metrics":
+        return json_response(200, runtime.metrics.snapshot())
+    needs_pubsub = any(route.source != "token" for route in routes.values())
+    status, body = ops.report(runtime, runtime.health, needs_pubsub)
+    return json_response(status, body, {"Retry-After": "5"} if status == 503 else None)
+
+
 def dispatch(
     request: Request, routes: Mapping[str, Route], runtime: Runtime | None = None
 ) -> Response:
+    path = request.path.rstrip("/") or "/"
+    if path in OPS_PATHS:
+        return ops_response(request, path, routes, runtime or get_runtime())
     started = time.perf_counter_ns()
     request_id = new_request_id()
-    path = request.path.rstrip("/") or "/"
     route = routes.get(path)
     source = route.source if route else "unknown"
     try:
@@ -131,6 +163,9 @@ def dispatch(
             request_id,
         )
     elapsed_ns = time.perf_counter_ns() - started
+    if route is not None:
+        with contextlib.suppress(Exception):  # metrics must never fail a request
+            (runtime or get_runtime()).metrics.observe(source, response.status_code, elapsed_ns)
     log.info(
         "request",
         request_id=request_id,

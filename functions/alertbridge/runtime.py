@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alertbridge.logs import get_logger
+from alertbridge.ops import Health, Metrics
 from alertbridge.pubsub import Publisher
+from alertbridge.ratelimit import TokenBuckets
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, load_tenants, loads_tenants
@@ -30,6 +32,9 @@ class Runtime:
     emulator_host: str | None = None
     clock: Callable[[], float] = time.time
     firestore_host: str | None = None
+    metrics: Metrics = field(default_factory=Metrics, repr=False)
+    health: Health = field(default_factory=Health, repr=False)
+    limits: TokenBuckets = field(default_factory=TokenBuckets, repr=False)
     _publisher: Publisher | None = field(default=None, repr=False)
     _state: StateStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -89,6 +94,7 @@ class Runtime:
         self._state = store
 
     def close(self) -> None:
+        self.health.stop()
         if self._publisher is not None:
             self._publisher.stop()
             self._publisher = None

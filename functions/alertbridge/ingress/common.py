@@ -89,7 +89,27 @@ def authorize(runtime: Runtime, request: Request) -> tuple[TokenClaims, str]:
     tenant_id = tenant_header(request)
     if tenant_id not in claims.tenants:
         raise forbidden(f"the token is not bound to tenant {tenant_id!r}")
+    tenant = runtime.tenants.get(tenant_id)
+    if tenant is None:
+        raise forbidden(f"tenant {tenant_id!r} is not configured")
+    limit = tenant.rate_limit
+    wait = runtime.limits.take(f"tenant:{tenant_id}", limit.requests_per_second, limit.burst)
+    if wait is not None:
+        raise rate_limited(
+            f"tenant {tenant_id} is over its limit of {limit.requests_per_second:g} requests/s",
+            wait,
+        )
     return claims, tenant_id
+
+
+def rate_limited(description: str, retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "rate_limited",
+        description,
+        [FieldProblem("Tenant-ID", "rate limit", description)],
+        retry_after=retry_after,
+    )
 
 
 def envelope(
@@ -117,8 +137,11 @@ def publish_envelopes(runtime: Runtime, envelopes: Sequence[IngestEnvelope]) -> 
     """Durably publish to the ingest topic; 503 with Retry-After when Pub/Sub does not confirm."""
     topic = runtime.settings.ingest_topic
     try:
-        return runtime.publisher.publish_and_wait(
+        ids = runtime.publisher.publish_and_wait(
             [OutgoingMessage(topic, e.data, e.attributes()) for e in envelopes]
         )
     except PublishError:
         raise unavailable("Pub/Sub did not confirm the publish; retry later") from None
+    for e in envelopes:
+        runtime.metrics.published.labels(e.source).inc()
+    return ids

@@ -48,6 +48,40 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return username, password
 
 
+# Brute-force protection: 5 wrong secrets per account, then one more every 12 s; 30 attempts
+# per client address, then one per second. Checked before scrypt runs, so a flood costs
+# no hashing.
+USER_FAILURE_BURST, USER_FAILURES_PER_S = 5.0, 1 / 12
+CLIENT_BURST, CLIENT_PER_S = 30.0, 1.0
+
+
+def client_address(request: Request) -> str:
+    """Cloud Run puts the caller first in X-Forwarded-For."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.split(",")[0].strip() or request.remote_addr or "unknown"
+
+
+def throttle(runtime: Runtime, request: Request, username: str) -> None:
+    wait = runtime.limits.take(
+        f"login-client:{client_address(request)}", CLIENT_PER_S, CLIENT_BURST
+    )
+    if (
+        wait is None
+        and runtime.limits.peek(f"login-user:{username}", USER_FAILURES_PER_S, USER_FAILURE_BURST)
+        < 1
+    ):
+        wait = 12
+    if wait is not None:
+        raise ApiError(
+            429,
+            "slow_down",
+            "too many token requests; retry later",
+            [FieldProblem("username", "rate limit", "too many attempts")],
+            retry_after=wait,
+            headers=dict(NO_STORE),
+        )
+
+
 def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
     body = read_body(request, 16 * 1024)
     if media_type(request.content_type) != FORM:
@@ -80,8 +114,10 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
         )
     if runtime.keyring is None:
         raise unavailable("token signing keys are not configured")
+    throttle(runtime, request, username)
     found = runtime.tenants.account(username)
     if not verify_secret(password, found[0].password_hash if found else None) or found is None:
+        runtime.limits.take(f"login-user:{username}", USER_FAILURES_PER_S, USER_FAILURE_BURST)
         raise failure
     token, ttl = issue_token(runtime.keyring, username, found[1], now=runtime.clock())
     scope = (
