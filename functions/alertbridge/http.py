@@ -146,7 +146,10 @@ def dispatch(
                 f"{request.method} is not allowed; use {', '.join(route.methods)}",
                 headers={"Allow": ", ".join(route.methods)},
             )
-        reply = route.handler(runtime or get_runtime(), request, request_id)
+        runtime = runtime or get_runtime()
+        if route.source != "token":
+            runtime.health.ensure_probe(runtime)  # health knows Pub/Sub before it is asked
+        reply = route.handler(runtime, request, request_id)
         if isinstance(reply.body, str):
             response = Response(reply.body, status=reply.status, mimetype="text/plain")
             for key, value in reply.headers.items():

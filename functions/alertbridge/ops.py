@@ -189,9 +189,12 @@ def report(runtime: Any, health: Health, needs_pubsub: bool) -> tuple[int, dict[
     last_publish = publisher.last_success if publisher is not None else None
     if needs_pubsub:
         health.ensure_probe(runtime)
+        reachable = health.pubsub_ok
+        if reachable is None and last_publish and time.time() - last_publish < 30:
+            reachable = True  # not probed yet, but a publish just succeeded
         checks["pubsub"] = {
-            "ok": bool(health.pubsub_ok),
-            "state": {None: "starting", True: "reachable", False: "unreachable"}[health.pubsub_ok],
+            "ok": bool(reachable),
+            "state": {None: "starting", True: "reachable", False: "unreachable"}[reachable],
             "checked_at": int(health.pubsub_checked_at or 0),
             **({"error": health.pubsub_error} if health.pubsub_error else {}),
         }
@@ -202,7 +205,7 @@ def report(runtime: Any, health: Health, needs_pubsub: bool) -> tuple[int, dict[
         if expiry is not None:  # monotonic → wall clock
             keys_ttl = int(time.time() + (expiry - time.monotonic()))
     ready = all(check["ok"] for check in checks.values())
-    starting = needs_pubsub and health.pubsub_ok is None
+    starting = needs_pubsub and checks["pubsub"]["state"] == "starting"
     body = {
         "status": "ready" if ready else ("starting" if starting else "unavailable"),
         "last_successful_publish": int(last_publish or 0),
