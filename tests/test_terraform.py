@@ -85,8 +85,8 @@ def test_every_subscription_dead_letters_or_says_why_not() -> None:
         if name == "dead_letter_inspect":
             text = path.read_text()
             assert (
-                "A dead-letter\n# policy on the dead-letter topic's own subscription would only loop"
-                in text
+                "A dead-letter\n# policy on the dead-letter topic's own subscription "
+                "would only loop" in text
             )
             continue
         policy = first(body.get("dead_letter_policy"))
@@ -141,9 +141,9 @@ def test_one_service_account_per_function() -> None:
 def test_functions_use_a_python_3_11_plus_runtime_and_secrets_come_from_secret_manager() -> None:
     default = unquote(variables()["python_runtime"]["default"])
     assert re.fullmatch(r"python3(1[1-9])", default)
-    http = [
+    http = next(
         b for t, n, b, _ in resources() if t == "google_cloudfunctions2_function" and n == "http"
-    ][0]
+    )
     service = first(http["service_config"])
     assert "secret_environment_variables" in json.dumps(service)
     env_keys = set(
