@@ -6,6 +6,8 @@ Deploy one function per entry point (see terraform/); the local stack serves
 
 from __future__ import annotations
 
+import base64
+
 import functions_framework
 from cloudevents.http import CloudEvent
 from flask import Request, Response
@@ -41,6 +43,21 @@ def adobe(request: Request) -> Response:
 def ingress(request: Request) -> Response:
     """Every HTTP route on one function: the local stack and small deployments."""
     return http.dispatch(request, http.ALL_ROUTES)
+
+
+@functions_framework.cloud_event
+def notify(event: CloudEvent) -> None:
+    """Push subscription per tenant topic (ordered by dedup_key): PagerDuty and Slack."""
+    from alertbridge.notify.handler import handle_alert
+    from alertbridge.runtime import get_runtime
+
+    message = event.data["message"]
+    handle_alert(
+        get_runtime(),
+        base64.b64decode(message.get("data", "")),
+        message.get("attributes") or {},
+        message.get("messageId"),
+    )
 
 
 @functions_framework.cloud_event

@@ -56,15 +56,22 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from alertbridge.adobe_keys import KeyServer, SigningKey
     from alertbridge.devstack import DevStack
+    from alertbridge.notify.capture import CaptureServer, capture_env, describe
     from alertbridge.tail import Tail, format_alert
+    from alertbridge.tenants import load_tenants
 
     key_server = KeyServer().start()  # stands in for Adobe's key host
     adobe_key = key_server.publish(SigningKey())
+    capture = CaptureServer().start()  # stands in for PagerDuty and Slack
+    config = _config_path(args.config)
     stack = DevStack(
-        _config_path(args.config),
+        config,
         port=args.port,
         project=args.project,
-        extra_env={"ALERTBRIDGE_ADOBE_KEY_HOST": key_server.url},
+        extra_env={
+            "ALERTBRIDGE_ADOBE_KEY_HOST": key_server.url,
+            **capture_env(capture.url, load_tenants(config)),
+        },
     )
     stack.start()
     tails: list[Tail] = []
@@ -106,6 +113,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             + ("" if ok else " (timed out)"),
             flush=True,
         )
+        # tenant 4242 pages PagerDuty (>= error) and Slack (>= warning): 4 triggers and the
+        # 2 resolves of what was open, each to both destinations.
+        sent = capture.wait_for(12, timeout=args.timeout)
+        print(
+            f"alertbridge demo: what on-call received at the capture server ({capture.url}):",
+            flush=True,
+        )
+        for captured in sent:
+            print("  " + describe(captured), flush=True)
+        ok = ok and len(sent) >= 12
         if args.keep_running:
             print("alertbridge demo: stack stays up; Ctrl-C stops it", flush=True)
             _wait_for_signal()
@@ -115,6 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             tail.close()
         stack.stop()
         key_server.stop()
+        capture.stop()
 
 
 def _send_demo_events(base_url: str) -> int:
@@ -290,11 +308,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(_: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
     from alertbridge.runtime import get_runtime
-    from alertbridge.worker import NormalizeWorker
+    from alertbridge.worker import NormalizeWorker, NotifyWorker, PullWorker
 
-    worker = NormalizeWorker(get_runtime()).start()
+    runtime = get_runtime()
+    worker: PullWorker = (
+        NotifyWorker(runtime) if args.role == "notify" else NormalizeWorker(runtime)
+    ).start()
     try:
         _wait_for_signal()
     finally:
@@ -342,9 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", default="schemas")
     schema.set_defaults(func=cmd_schema)
 
-    worker = sub.add_parser(
-        "worker", help="run the normaliser (streaming pull on the ingest topic)"
-    )
+    worker = sub.add_parser("worker", help="run the normaliser or the notifier (streaming pull)")
+    worker.add_argument("--role", choices=["normalize", "notify"], default="normalize")
     worker.set_defaults(func=cmd_worker)
     return parser
 

@@ -30,7 +30,7 @@ from alertbridge.pubsub import (
 from alertbridge.settings import DEAD_LETTER_TOPIC, DEFAULT_PROJECT, INGEST_TOPIC
 from alertbridge.tenants import Tenants, load_tenants
 from alertbridge.tokens import Keyring
-from alertbridge.worker import NORMALIZE_SUBSCRIPTION
+from alertbridge.worker import NORMALIZE_SUBSCRIPTION, notify_subscription
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent
 STATE_FILE = (
@@ -51,6 +51,16 @@ def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
             subscriber, project, NORMALIZE_SUBSCRIPTION, INGEST_TOPIC, ack_deadline_s=60
         )
         ensure_subscription(subscriber, project, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC)
+        for tenant in tenants:
+            if tenant.notify.configured:
+                ensure_subscription(
+                    subscriber,
+                    project,
+                    notify_subscription(tenant.id),
+                    tenant.topic_name,
+                    ordering=True,
+                    ack_deadline_s=60,
+                )
     finally:
         subscriber.close()
         publisher.stop()
@@ -135,6 +145,12 @@ class DevStack:
         self._spawn(
             [sys.executable, "-m", "alertbridge.cli", "worker"], env, log_dir / "normalize.log"
         )
+        if any(t.notify.configured for t in self.tenants):
+            self._spawn(
+                [sys.executable, "-m", "alertbridge.cli", "worker", "--role", "notify"],
+                env,
+                log_dir / "notify.log",
+            )
         if not wait_until(lambda: _http_ready(self.base_url), 60, 0.1):
             self.stop()
             raise RuntimeError(f"the HTTP functions did not come up; see {log_dir / 'http.log'}")

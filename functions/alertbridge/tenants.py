@@ -73,6 +73,40 @@ class InformaticaSettings(BaseModel):
     )
 
 
+ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]{0,127}$"
+
+
+class PagerDutyDestination(BaseModel):
+    """PagerDuty Events v2; the routing key is a secret, so the file names the env var
+    that holds it (filled from Secret Manager in production)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    routing_key_env: str = Field(pattern=ENV_NAME_PATTERN)
+    min_severity: Severity = "error"
+    url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern=r"^https?://")
+
+
+class SlackDestination(BaseModel):
+    """A Slack incoming webhook; its URL is a secret, named by env var like the routing key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_url_env: str = Field(pattern=ENV_NAME_PATTERN)
+    min_severity: Severity = "warning"
+
+
+class NotifySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pagerduty: PagerDutyDestination | None = None
+    slack: SlackDestination | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.pagerduty is not None or self.slack is not None
+
+
 class RateLimit(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -95,6 +129,7 @@ class Tenant(BaseModel):
     adobe: AdobeSettings = Field(default_factory=AdobeSettings)
     informatica: InformaticaSettings = Field(default_factory=InformaticaSettings)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @field_validator("id", mode="before")
     @classmethod

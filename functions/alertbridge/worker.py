@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -46,38 +47,41 @@ class AttemptCounter:
             self._counts.pop(message_id, None)
 
 
-class NormalizeWorker:
+Handler = Callable[[Runtime, bytes, dict[str, str], str | None], object]
+
+
+class PullWorker:
+    """Streaming pull on one or more subscriptions; ack only after ``handle`` returned."""
+
+    stage = "worker"
+
     def __init__(
         self,
         runtime: Runtime,
-        subscription: str = NORMALIZE_SUBSCRIPTION,
+        subscriptions: list[str],
+        handle: Handler,
         max_messages: int = 500,
         threads: int = 32,
     ) -> None:
         self.runtime = runtime
         self.subscriber = make_subscriber_client(runtime.emulator_host)
-        self.subscription = ensure_subscription(
-            self.subscriber,
-            runtime.settings.project_id,
-            subscription,
-            runtime.settings.ingest_topic,
-            ack_deadline_s=60,
-        )
+        self.subscriptions = subscriptions
+        self.handle = handle
         self.attempts = AttemptCounter()
         self.max_messages = max_messages
         self.threads = threads
-        self._future: Any = None
+        self._futures: list[Any] = []
 
     def _callback(self, message: Any) -> None:
         attempt = message.delivery_attempt or self.attempts.bump(message.message_id)
         try:
-            handle_message(self.runtime, message.data, dict(message.attributes), message.message_id)
+            self.handle(self.runtime, message.data, dict(message.attributes), message.message_id)
         except Exception as exc:
             if attempt >= self.runtime.settings.max_delivery_attempts:
                 self._give_up(message, exc, attempt)
                 return
             log.warning(
-                "normalise failed; will be redelivered",
+                f"{self.stage} failed; will be redelivered",
                 attempt=attempt,
                 error=f"{type(exc).__name__}: {exc}"[:300],
                 request_id=message.attributes.get("request_id"),
@@ -89,18 +93,17 @@ class NormalizeWorker:
 
     def _give_up(self, message: Any, exc: Exception, attempt: int) -> None:
         detail = f"{type(exc).__name__}: {exc} (after {attempt} delivery attempts)"
+        dead = dead_letter_message(
+            self.runtime,
+            message.data,
+            dict(message.attributes),
+            f"{self.stage}_failed",
+            detail,
+            message.message_id,
+        )
         try:
             self.runtime.publisher.publish_and_wait(
-                [
-                    dead_letter_message(
-                        self.runtime,
-                        message.data,
-                        dict(message.attributes),
-                        "normalize_failed",
-                        detail,
-                        message.message_id,
-                    )
-                ]
+                [type(dead)(dead.topic, dead.data, {**dead.attributes, "failed_stage": self.stage})]
             )
         except Exception:
             log.exception("dead-letter publish failed; message will be redelivered")
@@ -114,27 +117,79 @@ class NormalizeWorker:
         self.attempts.forget(message.message_id)
         message.ack()
 
-    def start(self) -> NormalizeWorker:
+    def start(self) -> PullWorker:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
         from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 
-        self._future = self.subscriber.subscribe(
-            self.subscription,
-            self._callback,
-            flow_control=pubsub_v1.types.FlowControl(max_messages=self.max_messages),
-            scheduler=ThreadScheduler(ThreadPoolExecutor(max_workers=self.threads)),
-        )
-        log.info("normaliser subscribed", subscription=self.subscription)
+        executor = ThreadPoolExecutor(max_workers=self.threads)
+        for path in self.subscriptions:
+            self._futures.append(
+                self.subscriber.subscribe(
+                    path,
+                    self._callback,
+                    flow_control=pubsub_v1.types.FlowControl(max_messages=self.max_messages),
+                    scheduler=ThreadScheduler(executor),
+                )
+            )
+            log.info(f"{self.stage} subscribed", subscription=path)
         return self
 
     def wait(self) -> None:
-        if self._future is not None:
-            self._future.result()
+        for future in self._futures:
+            future.result()
 
     def stop(self) -> None:
-        if self._future is not None:
-            self._future.cancel()
+        for future in self._futures:
+            future.cancel()
             with contextlib.suppress(Exception):
-                self._future.result(timeout=10)
-            self._future = None
+                future.result(timeout=10)
+        self._futures = []
         self.subscriber.close()
+
+
+class NormalizeWorker(PullWorker):
+    stage = "normalize"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        subscription: str = NORMALIZE_SUBSCRIPTION,
+        max_messages: int = 500,
+        threads: int = 32,
+    ) -> None:
+        super().__init__(runtime, [], handle_message, max_messages, threads)
+        self.subscription = ensure_subscription(
+            self.subscriber,
+            runtime.settings.project_id,
+            subscription,
+            runtime.settings.ingest_topic,
+            ack_deadline_s=60,
+        )
+        self.subscriptions = [self.subscription]
+
+
+def notify_subscription(tenant_id: str) -> str:
+    return f"alertbridge-notify-{tenant_id}"
+
+
+class NotifyWorker(PullWorker):
+    """One ordered subscription per tenant topic whose tenant configured a destination."""
+
+    stage = "notify"
+
+    def __init__(self, runtime: Runtime, threads: int = 8) -> None:
+        from alertbridge.notify.handler import handle_alert
+
+        super().__init__(runtime, [], handle_alert, max_messages=100, threads=threads)
+        self.subscriptions = [
+            ensure_subscription(
+                self.subscriber,
+                runtime.settings.project_id,
+                notify_subscription(t.id),
+                t.topic_name,
+                ordering=True,
+                ack_deadline_s=60,
+            )
+            for t in runtime.tenants
+            if t.notify.configured
+        ]

@@ -1,0 +1,72 @@
+"""HTTP delivery honouring the receivers' contracts: short timeouts; 429 and 5xx retried
+with exponential backoff and full jitter (Retry-After respected); other 4xx never retried."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Backoff:
+    attempts: int = 5
+    base_s: float = 0.5
+    cap_s: float = 8.0
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    status: int | None
+    attempts: int
+    detail: str
+
+    @property
+    def rejected(self) -> bool:
+        """Refused for what was sent (4xx other than 429): retrying cannot help."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+
+
+def post_json(
+    url: str,
+    body: dict[str, Any],
+    backoff: Backoff,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+) -> Result:
+    http = session or requests
+    status: int | None = None
+    detail = ""
+    for attempt in range(1, backoff.attempts + 1):
+        try:
+            response = http.post(url, json=body, timeout=backoff.timeout_s)
+        except requests.RequestException as exc:
+            status, detail, retry_after = None, type(exc).__name__, None
+        else:
+            status, detail = response.status_code, response.text[:300]
+            if 200 <= status < 300:
+                return Result(True, status, attempt, detail)
+            if status not in RETRYABLE:
+                return Result(False, status, attempt, detail)
+            retry_after = _seconds(response.headers.get("Retry-After"))
+        if attempt == backoff.attempts:
+            break
+        delay = rand() * min(backoff.cap_s, backoff.base_s * 2 ** (attempt - 1))  # full jitter
+        sleep(max(delay, min(retry_after, backoff.cap_s)) if retry_after is not None else delay)
+    return Result(False, status, backoff.attempts, detail)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
