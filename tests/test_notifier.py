@@ -1,0 +1,257 @@
+"""On-call delivery against a local server speaking PagerDuty Events v2 and Slack webhooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from alertbridge.alert import Alert, AlertError, Link, Resource
+from alertbridge.normalize import alert_message
+from alertbridge.notify import pagerduty, slack
+from alertbridge.notify.capture import CaptureServer, capture_env
+from alertbridge.notify.decide import decide
+from alertbridge.notify.delivery import Backoff, post_json
+from alertbridge.notify.handler import handle_alert
+from alertbridge.pubsub import OutgoingMessage
+from alertbridge.runtime import Runtime
+from alertbridge.state import StateStore
+from alertbridge.tenants import load_tenants
+from alertbridge.worker import NotifyWorker
+from conftest import EXAMPLE_TENANTS, TopicWatch
+
+FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=2)
+
+
+def alert(status: str = "firing", severity: str = "error", key: str = "k1", **kw: Any) -> Alert:
+    fields: dict[str, Any] = dict(
+        id=f"{key}-{status}",
+        dedup_key=key,
+        tenant_id="4242",
+        source="adobe.flow_run",
+        status=status,
+        severity=severity,
+        summary=f"flow {key} {status}",
+        occurred_at=datetime(2026, 11, 25, tzinfo=UTC),
+        received_at=datetime(2026, 11, 25, tzinfo=UTC),
+        resource=Resource(kind="adobe_flow", id=key, parent="sandbox prod"),
+        errors=[AlertError(code="CONNECTOR-2001-500", message="processing failed")],
+        links=[Link(href="https://platform.adobe.io/x", text="manifest")],
+    )
+    fields.update(kw)
+    return Alert(**fields)
+
+
+@pytest.fixture
+def capture() -> Iterator[CaptureServer]:
+    server = CaptureServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def destinations(capture: CaptureServer, monkeypatch: pytest.MonkeyPatch) -> CaptureServer:
+    for key, value in capture_env(capture.url, load_tenants(EXAMPLE_TENANTS)).items():
+        monkeypatch.setenv(key, value)
+    return capture
+
+
+def send(runtime: Runtime, a: Alert) -> list[Any]:
+    return handle_alert(
+        runtime,
+        a.to_json_bytes(),
+        {"tenant_id": a.tenant_id},
+        "m",
+        backoff=FAST,
+        sleep=lambda _s: None,
+    )
+
+
+def of(capture: CaptureServer, path: str) -> list[Any]:
+    return [c for c in capture.requests if c.path.startswith(path)]
+
+
+# ---- pure mapping and decision -------------------------------------------------------------
+
+
+def test_pagerduty_event_has_the_events_v2_fields() -> None:
+    event = pagerduty.event(alert(summary="x" * 1024), "RK")
+    assert event["routing_key"] == "RK" and event["event_action"] == "trigger"
+    assert event["dedup_key"] == "k1"
+    payload = event["payload"]
+    assert len(payload["summary"]) == 1024
+    assert payload["severity"] == "error" and payload["source"] == "sandbox prod"
+    assert {"component", "group", "class", "custom_details", "timestamp"} <= set(payload)
+    assert payload["custom_details"]["errors"][0]["code"] == "CONNECTOR-2001-500"
+    assert event["links"] == [{"href": "https://platform.adobe.io/x", "text": "manifest"}]
+    assert pagerduty.event(alert("resolved", "info"), "RK") == {
+        "routing_key": "RK",
+        "event_action": "resolve",
+        "dedup_key": "k1",
+    }
+
+
+def test_pagerduty_body_is_kept_under_512_kb() -> None:
+    huge = alert(labels={f"l{i}": "v" * 1000 for i in range(600)})
+    event = pagerduty.event(huge, "RK")
+    assert len(json.dumps(event).encode()) <= 512 * 1024
+    assert event["payload"]["custom_details"] == {"truncated": "custom details exceeded 512 KB"}
+
+
+def test_slack_message_is_block_kit_with_a_fallback() -> None:
+    fired, resolved = slack.message(alert()), slack.message(alert("resolved", "info"))
+    assert fired["text"].startswith("ERROR:") and fired["blocks"][0]["type"] == "section"
+    assert "CONNECTOR-2001-500" in json.dumps(fired["blocks"])
+    assert (
+        resolved["text"].startswith("RESOLVED:")
+        and "Resolved" in resolved["blocks"][0]["text"]["text"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("previous", "a", "minimum", "action"),
+    [
+        (None, alert(), "error", "send"),
+        ({"open": True}, alert(), "error", "skip_repeat"),
+        ({"open": True}, alert("resolved", "info"), "error", "send"),
+        (None, alert("resolved", "info"), "error", "skip_not_open"),
+        ({"open": False}, alert("resolved", "info"), "error", "skip_not_open"),
+        (None, alert(severity="warning"), "error", "skip_below_threshold"),
+        (None, alert(severity="critical"), "error", "send"),
+    ],
+)
+def test_page_once_decisions(previous: Any, a: Alert, minimum: str, action: str) -> None:
+    assert decide(previous, a, minimum) == action
+
+
+# ---- delivery against the capture server ---------------------------------------------------
+
+
+def test_429_then_202_delivers_once_after_a_retry(capture: CaptureServer) -> None:
+    capture.script("/v2/enqueue", [429])
+    result = post_json(
+        f"{capture.url}/v2/enqueue", pagerduty.event(alert(), "RK"), FAST, sleep=lambda _s: None
+    )
+    assert result.ok and result.attempts == 2
+    assert [c.status for c in capture.requests] == [429, 202]
+
+
+def test_400_is_never_retried(capture: CaptureServer) -> None:
+    result = post_json(
+        f"{capture.url}/v2/enqueue", {"event_action": "trigger"}, FAST, sleep=lambda _s: None
+    )
+    assert not result.ok and result.rejected and result.attempts == 1
+    assert len(capture.requests) == 1 and capture.requests[0].status == 400
+
+
+def test_backoff_grows_with_full_jitter_and_honours_retry_after(capture: CaptureServer) -> None:
+    capture.script("/v2/enqueue", [500, 500, 500])
+    slept: list[float] = []
+    backoff = Backoff(attempts=4, base_s=1.0, cap_s=3.0, timeout_s=2)
+    result = post_json(
+        f"{capture.url}/v2/enqueue",
+        pagerduty.event(alert(), "RK"),
+        backoff,
+        sleep=slept.append,
+        rand=lambda: 1.0,
+    )
+    assert result.ok and slept == [1.0, 2.0, 3.0]  # 1, 2, 4 capped at 3
+
+
+# ---- the notifier end to end (Firestore emulator for state, Pub/Sub for dead letters) -------
+
+
+def test_trigger_repeat_resolve_pages_once_and_resolves_once(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer
+) -> None:
+    send(runtime, alert())
+    send(runtime, alert())  # the same failure again
+    send(runtime, alert(id="k1-firing-again"))  # another run failing the same way
+    send(runtime, alert("resolved", "info"))
+    pd = of(destinations, "/v2/enqueue")
+    assert [c.body["event_action"] for c in pd] == ["trigger", "resolve"]
+    assert {c.body["dedup_key"] for c in pd} == {"k1"}
+    sl = of(destinations, "/slack/4242")
+    assert [c.body["text"].split(":")[0] for c in sl] == ["ERROR", "RESOLVED"]
+
+
+def test_severity_threshold_filters_per_destination(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer
+) -> None:
+    send(runtime, alert(severity="warning", key="w"))  # slack >= warning, pagerduty >= error
+    send(runtime, alert(severity="info", key="i"))
+    assert of(destinations, "/v2/enqueue") == []
+    assert len(of(destinations, "/slack/4242")) == 1
+
+
+def test_a_400_is_dead_lettered_with_the_reason_and_not_retried(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer, dead_letters: TopicWatch
+) -> None:
+    destinations.script("/v2/enqueue", [400])
+    outcomes = send(runtime, alert())
+    assert {(o.destination, o.action) for o in outcomes} == {
+        ("pagerduty", "dead_lettered"),
+        ("slack", "sent"),
+    }
+    assert len(of(destinations, "/v2/enqueue")) == 1
+    (dead,) = dead_letters.pull(1)
+    assert dead.attributes["dead_letter_reason"] == "delivery_rejected"
+    assert (
+        dead.attributes["destination"] == "pagerduty"
+        and "400" in dead.attributes["dead_letter_detail"]
+    )
+    assert json.loads(dead.data)["id"] == "k1-firing"
+    # not recorded as open: the next firing of the same key pages
+    send(runtime, alert(id="k1-second"))
+    assert [c.status for c in of(destinations, "/v2/enqueue")] == [400, 202]
+
+
+def test_a_delivery_that_keeps_failing_is_dead_lettered(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer, dead_letters: TopicWatch
+) -> None:
+    destinations.script("/slack/", [500, 503, 500, 502])
+    send(runtime, alert())
+    assert len(of(destinations, "/slack/")) == FAST.attempts
+    (dead,) = dead_letters.pull(1)
+    assert dead.attributes["dead_letter_reason"] == "delivery_failed"
+    assert dead.attributes["failed_stage"] == "notify"
+
+
+def test_missing_routing_key_secret_is_dead_lettered_not_dropped(
+    runtime: Runtime, state: StateStore, dead_letters: TopicWatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACME_PAGERDUTY_ROUTING_KEY", raising=False)
+    send(runtime, alert())
+    (dead,) = dead_letters.pull(1)
+    assert dead.attributes["dead_letter_reason"] == "destination_not_configured"
+    assert "ACME_PAGERDUTY_ROUTING_KEY" in dead.attributes["dead_letter_detail"]
+
+
+def test_worker_on_an_ordered_subscription_never_lets_a_resolve_overtake_its_trigger(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer
+) -> None:
+    worker = NotifyWorker(runtime).start()
+    try:
+        keys = [f"flow-{i}" for i in range(5)]
+        messages = []
+        for key in keys:
+            messages.append(alert_message(alert(key=key), "alerts-4242"))
+            messages.append(alert_message(alert("resolved", "info", key=key), "alerts-4242"))
+        runtime.publisher.publish_and_wait(
+            [OutgoingMessage(m.topic, m.data, m.attributes, m.ordering_key) for m in messages]
+        )
+        sent = destinations.wait_for(20, timeout=30)
+        pd = [c.body for c in sent if c.path.startswith("/v2/enqueue")]
+        assert len(pd) == 10
+        for key in keys:
+            assert [b["event_action"] for b in pd if b["dedup_key"] == key] == [
+                "trigger",
+                "resolve",
+            ]
+    finally:
+        worker.stop()
