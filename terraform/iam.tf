@@ -85,6 +85,7 @@ resource "google_pubsub_subscription_iam_member" "agent_subscriber" {
   for_each = merge(
     { normalize = google_pubsub_subscription.normalize.name },
     { for k, s in google_pubsub_subscription.tenant : k => s.name },
+    { for k, s in google_pubsub_subscription.notify : "notify-${k}" => s.name },
   )
   project      = var.project_id
   subscription = each.value
@@ -124,4 +125,41 @@ resource "google_secret_manager_secret_iam_member" "accessor" {
   secret_id = google_secret_manager_secret.secret[each.value.secret].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+resource "google_service_account" "notify" {
+  project      = var.project_id
+  account_id   = substr("${var.prefix}-notify", 0, 30)
+  display_name = "alertbridge notifier"
+}
+
+# The notifier publishes failed deliveries to the dead-letter topic and keeps its
+# page-once records in Firestore; it reads only the destination secrets.
+resource "google_pubsub_topic_iam_member" "notify_dead_letter_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.notify.email}"
+}
+
+resource "google_project_iam_member" "notify_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.notify.email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "notify_accessor" {
+  for_each  = google_secret_manager_secret.notify
+  project   = var.project_id
+  secret_id = each.value.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.notify.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "push_invokes_notify" {
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.notify.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push.email}"
 }

@@ -18,6 +18,16 @@ locals {
 
   publishing_functions = { for k, v in var.http_functions : k => v if v.publishes }
 
+  # Tenants with on-call destinations get a notifier subscription; the secrets they name
+  # (routing keys, webhook URLs) become Secret Manager secrets mapped to those env vars.
+  notify_tenants = { for id, t in local.tenants : id => t if try(t.notify, null) != null }
+  notify_secret_env = toset(compact(flatten([
+    for t in values(local.notify_tenants) : [
+      try(t.notify.pagerduty.routing_key_env, ""),
+      try(t.notify.slack.webhook_url_env, ""),
+    ]
+  ])))
+
   secrets = {
     jwt_keys            = "${var.prefix}-jwt-keys"
     adobe_client_secret = "${var.prefix}-adobe-client-secret"
@@ -137,6 +147,37 @@ resource "google_pubsub_subscription" "dead_letter_inspect" {
   }
 }
 
+# The notifier: one ordered push subscription per tenant with destinations, so a resolve
+# never overtakes its trigger (ordering key = dedup_key).
+resource "google_pubsub_subscription" "notify" {
+  for_each                = local.notify_tenants
+  project                 = var.project_id
+  name                    = "${var.prefix}-notify-${each.key}"
+  topic                   = google_pubsub_topic.tenant[each.key].id
+  enable_message_ordering = true
+  ack_deadline_seconds    = 60
+  labels                  = var.labels
+
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.notify.service_config[0].uri
+    oidc_token {
+      service_account_email = google_service_account.push.email
+      audience              = google_cloudfunctions2_function.notify.service_config[0].uri
+    }
+  }
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+  retry_policy {
+    minimum_backoff = var.retry_backoff.minimum
+    maximum_backoff = var.retry_backoff.maximum
+  }
+  expiration_policy {
+    ttl = ""
+  }
+}
+
 # Optional on-call subscriptions with attribute filters, e.g. only critical alerts.
 resource "google_pubsub_subscription" "tenant" {
   for_each                = var.tenant_subscriptions
@@ -162,6 +203,17 @@ resource "google_pubsub_subscription" "tenant" {
 }
 
 # ---- Secrets (values are added out of band, so they never enter Terraform state) --------
+
+resource "google_secret_manager_secret" "notify" {
+  for_each  = local.notify_secret_env
+  project   = var.project_id
+  secret_id = "${var.prefix}-${lower(replace(each.value, "_", "-"))}"
+  labels    = var.labels
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
 
 resource "google_secret_manager_secret" "secret" {
   for_each  = local.secrets

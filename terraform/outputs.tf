@@ -24,14 +24,21 @@ output "tenant_topics" {
 }
 
 output "secrets" {
-  description = "Secret Manager secrets to fill (gcloud secrets versions add)."
-  value       = { for k, s in google_secret_manager_secret.secret : k => s.id }
+  description = "Secret Manager secrets to fill (gcloud secrets versions add), by purpose or by the env var the tenants file names."
+  value = merge(
+    { for k, s in google_secret_manager_secret.secret : k => s.id },
+    { for k, s in google_secret_manager_secret.notify : k => s.id },
+  )
 }
 
 output "service_accounts" {
   description = "Service account of each function."
   value = merge(
     { for k, sa in google_service_account.function : k => sa.email },
-    { normalize = google_service_account.normalize.email, push = google_service_account.push.email },
+    {
+      normalize = google_service_account.normalize.email
+      notify    = google_service_account.notify.email
+      push      = google_service_account.push.email
+    },
   )
 }

@@ -80,7 +80,7 @@ def test_every_tenant_in_the_tenants_file_gets_a_topic() -> None:
 
 def test_every_subscription_dead_letters_or_says_why_not() -> None:
     subs = [(n, b, p) for t, n, b, p in resources() if t == "google_pubsub_subscription"]
-    assert {n for n, _, _ in subs} >= {"normalize", "dead_letter_inspect", "tenant"}
+    assert {n for n, _, _ in subs} >= {"normalize", "dead_letter_inspect", "tenant", "notify"}
     for name, body, path in subs:
         if name == "dead_letter_inspect":
             text = path.read_text()
@@ -130,11 +130,12 @@ def test_no_service_account_gets_project_wide_publisher_editor_or_owner() -> Non
 
 def test_one_service_account_per_function() -> None:
     functions = [(n, b) for t, n, b, _ in resources() if t == "google_cloudfunctions2_function"]
-    assert {n for n, _ in functions} == {"http", "normalize"}
+    assert {n for n, _ in functions} == {"http", "normalize", "notify"}
     accounts = {str(first(b["service_config"])["service_account_email"]) for _, b in functions}
     assert accounts == {
         "${google_service_account.function[each.key].email}",
         "${google_service_account.normalize.email}",
+        "${google_service_account.notify.email}",
     }
 
 
