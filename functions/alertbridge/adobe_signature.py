@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from alertbridge.errors import ApiError, unavailable
+from alertbridge.errors import ApiError, FieldProblem, unavailable
 
 KEY_PATH = re.compile(r"^/[A-Za-z0-9_-]{1,32}/keys/pub-key-[A-Za-z0-9_-]{1,128}\.pem$")
 FETCH_TIMEOUT_S = 3.0
@@ -42,6 +42,13 @@ def signature_error(description: str) -> ApiError:
         401,
         "invalid_signature",
         description,
+        [
+            FieldProblem(
+                "x-adobe-digital-signature-1",
+                "RSA-SHA256 over the body by Adobe's key",
+                description,
+            )
+        ],
         headers={"WWW-Authenticate": 'AdobeSignature realm="alertbridge"'},
     )
 

@@ -42,9 +42,22 @@ class ApiError(Exception):
         }
         if request_id:
             out["request_id"] = request_id
-        if self.details:
-            out["details"] = [d.as_dict() for d in self.details]
+        details = self.details or [FieldProblem(self.default_field, self.error, self.description)]
+        out["details"] = [d.as_dict() for d in details]
         return out
+
+    @property
+    def default_field(self) -> str:
+        """What was wrong when no finer detail was given: every error names a field."""
+        return {
+            401: "Authorization",
+            403: "Tenant-ID",
+            404: "path",
+            405: "method",
+            413: "body",
+            415: "Content-Type",
+            429: "Tenant-ID",
+        }.get(self.status, "request")
 
 
 def bad_request(description: str, details: list[FieldProblem] | None = None) -> ApiError:
@@ -53,12 +66,21 @@ def bad_request(description: str, details: list[FieldProblem] | None = None) -> 
 
 def unauthorized(description: str, error: str = "invalid_token") -> ApiError:
     return ApiError(
-        401, error, description, headers={"WWW-Authenticate": f'Bearer error="{error}"'}
+        401,
+        error,
+        description,
+        [FieldProblem("Authorization", "Bearer <valid, unexpired alertbridge JWT>", description)],
+        headers={"WWW-Authenticate": f'Bearer error="{error}"'},
     )
 
 
 def forbidden(description: str) -> ApiError:
-    return ApiError(403, "insufficient_scope", description)
+    return ApiError(
+        403,
+        "insufficient_scope",
+        description,
+        [FieldProblem("Tenant-ID", "a tenant the token is bound to", description)],
+    )
 
 
 def unavailable(description: str, retry_after: int = 5) -> ApiError:

@@ -28,11 +28,24 @@ class UnroutableError(AdapterError):
     reason = "unroutable"
 
 
+_EXTRA: dict[str, Adapter] = {}
+
+
+def register(source: str, adapter: Adapter) -> None:
+    """Add an adapter for a new source (a plugin, or a test's deliberately faulty one)."""
+    _EXTRA[source] = adapter
+
+
+def unregister(source: str) -> None:
+    _EXTRA.pop(source, None)
+
+
 def registry() -> dict[str, Adapter]:
     """Source name (the envelope's ``source`` attribute) → adapter."""
     from alertbridge.adapters import adobe, informatica, subtask
 
     return {
+        **_EXTRA,
         subtask.SOURCE: subtask.parse,
         informatica.SOURCE: informatica.parse,
         adobe.SOURCE: adobe.parse,
