@@ -323,6 +323,34 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from alertbridge.replay import replay_dead_letters, replay_ingest
+    from alertbridge.runtime import get_runtime
+
+    runtime = get_runtime()
+    if args.from_dead_letter:
+        report = replay_dead_letters(runtime, args.subscription, args.limit, args.dry_run)
+    else:
+        if not args.since:
+            sys.exit("alertbridge replay: give --from-dead-letter or --since TIME")
+        since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        until = datetime.fromisoformat(args.until.replace("Z", "+00:00")) if args.until else None
+        report = replay_ingest(runtime, since, until, args.limit, args.dry_run)
+    print(
+        json.dumps(
+            {
+                "seen": report.seen,
+                "alerts": report.alerts,
+                "dead_lettered_again": report.dead_lettered_again,
+                "dry_run": args.dry_run,
+            }
+        )
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alertbridge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -362,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
     schema.add_argument("--out", default="schemas")
     schema.set_defaults(func=cmd_schema)
+
+    replay = sub.add_parser("replay", help="re-drive dead letters or a time range of ingest")
+    replay.add_argument("--from-dead-letter", action="store_true")
+    replay.add_argument("--subscription", default="alertbridge-dead-letter-inspect")
+    replay.add_argument("--since", help="RFC 3339 start of the ingest range (seek)")
+    replay.add_argument("--until", help="RFC 3339 end of the ingest range")
+    replay.add_argument("--limit", type=int)
+    replay.add_argument("--dry-run", action="store_true", help="count, do not re-drive")
+    replay.set_defaults(func=cmd_replay)
 
     worker = sub.add_parser("worker", help="run the normaliser or the notifier (streaming pull)")
     worker.add_argument("--role", choices=["normalize", "notify"], default="normalize")

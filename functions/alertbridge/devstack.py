@@ -44,9 +44,9 @@ def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
     publisher = make_publisher_client(emulator_host, ordering=False)
     subscriber = make_subscriber_client(emulator_host)
     try:
-        ensure_topics(
-            publisher, project, [INGEST_TOPIC, DEAD_LETTER_TOPIC, *(t.topic_name for t in tenants)]
-        )
+        # ingest and dead letters keep 7 days, as in Terraform, so they can be replayed by seek
+        ensure_topics(publisher, project, [INGEST_TOPIC, DEAD_LETTER_TOPIC], retention_s=7 * 86400)
+        ensure_topics(publisher, project, [t.topic_name for t in tenants])
         ensure_subscription(
             subscriber, project, NORMALIZE_SUBSCRIPTION, INGEST_TOPIC, ack_deadline_s=60
         )

@@ -103,6 +103,15 @@ class Emulator:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
 
+    def pause(self) -> None:
+        """Freeze the emulator (SIGSTOP): a hung dependency, state kept."""
+        if self._proc is not None:
+            os.killpg(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None:
+            os.killpg(self._proc.pid, signal.SIGCONT)
+
     def __enter__(self) -> Emulator:
         return self.start()
 

@@ -151,13 +151,21 @@ class Publisher:
 
 
 def ensure_topics(
-    client: pubsub_v1.PublisherClient, project_id: str, topics: Iterable[str]
+    client: pubsub_v1.PublisherClient,
+    project_id: str,
+    topics: Iterable[str],
+    retention_s: int | None = None,
 ) -> None:
+    """Create topics; with ``retention_s`` they keep messages for replay by seek."""
     from google.api_core import exceptions as gexc
+    from google.protobuf import duration_pb2
 
     for topic in topics:
+        request: dict[str, Any] = {"name": f"projects/{project_id}/topics/{topic}"}
+        if retention_s:
+            request["message_retention_duration"] = duration_pb2.Duration(seconds=retention_s)
         with contextlib.suppress(gexc.AlreadyExists):
-            client.create_topic(name=f"projects/{project_id}/topics/{topic}")
+            client.create_topic(request=request)
 
 
 def ensure_subscription(
