@@ -39,6 +39,37 @@ CREDENTIALS = {
 }
 
 
+# Values that must never appear in a log line or an error body, whatever the test does.
+SECRET_MARKERS = (
+    "acme-demo-secret",
+    "globex-demo-secret",
+    "scrypt$",
+    "adobe-secret",
+    "BEGIN RSA PRIVATE KEY",
+    "BEGIN PRIVATE KEY",
+    "capture-routing-key",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Every structured log line written during every test is free of secrets: passwords,
+    hashes, signing keys, bearer tokens (JWTs start with eyJ), Adobe and PagerDuty secrets."""
+    yield
+    out, err = capfd.readouterr()
+    for line in (out + err).splitlines():
+        if not line.startswith("{") or '"severity"' not in line:
+            continue
+        leaked = [m for m in SECRET_MARKERS if m in line]
+        assert not leaked, f"secret {leaked} in log line: {line[:300]}"
+        assert '"eyJ' not in line and " eyJ" not in line, f"token in log line: {line[:300]}"
+        keyring = runtime_mod._current.keyring if runtime_mod._current else None
+        for key in keyring.keys.values() if keyring else []:
+            assert key.decode() not in line, "signing key in a log line"
+    # let the captured output through for -s runs
+    print(out, end="")
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     host = os.environ.get("ALERTBRIDGE_TEST_EMULATOR_HOST")

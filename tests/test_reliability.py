@@ -200,9 +200,9 @@ def test_mixed_concurrent_load_loses_nothing_and_refusals_publish_nothing(
     def outcome_ids(got: dict[str, list[tuple[bytes, dict[str, str]]]]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = defaultdict(set)
         for topic in ("alerts-4242", "alerts-5151"):
-            for data, attrs in got[topic]:
+            for _data, attrs in got[topic]:
                 out[attrs["request_id"]].add(attrs["ce-id"])
-        for data, attrs in got["alertbridge-dead-letter"]:
+        for _data, attrs in got["alertbridge-dead-letter"]:
             out[attrs["request_id"]].add("dead:" + attrs["dead_letter_reason"])
         return out
 

@@ -8,7 +8,6 @@ key names a secret, as a second line of defence behind never logging them.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -54,7 +53,7 @@ def configure(level: int = logging.INFO) -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(),  # the current sys.stdout, always
         cache_logger_on_first_use=False,
     )
 

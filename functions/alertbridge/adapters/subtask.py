@@ -127,7 +127,9 @@ def validate(body: dict[str, Any]) -> tuple[SubTaskMessage | None, list[FieldPro
             )
     unknown = sorted(set(body) - set(FIELDS))
     problems.extend(
-        FieldProblem(name, "known field", f"{name} is not a field of the Sub-Task Messaging API")
+        FieldProblem(
+            name or '""', "known field", f"{name!r} is not a field of the Sub-Task Messaging API"
+        )
         for name in unknown
     )
     if problems:
