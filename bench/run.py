@@ -10,6 +10,7 @@ Benchmarks are never part of the test suite; they measure, they do not assert.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -32,8 +33,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
-
-import contextlib
 
 import requests  # noqa: E402
 import yaml  # noqa: E402
@@ -678,7 +677,7 @@ def main() -> int:
                 t0 = time.perf_counter()
                 proc = functions_framework(target, source, port, env, f"cold-{target}")
                 url = f"http://127.0.0.1:{port}"
-                ok = wait_until(lambda: _status(request, url) < 300, 60, 0.005)
+                ok = wait_until(lambda u=url: _status(request, u) < 300, 60, 0.005)
                 times.append((time.perf_counter() - t0) * 1000 if ok else float("nan"))
                 proc.stop()
             return statistics.median(times)
