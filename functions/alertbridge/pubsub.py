@@ -70,10 +70,29 @@ class Publisher:
         emulator_host: str | None = None,
         timeout_s: float = 5.0,
         max_latency_s: float = 0.001,
+        ordering: bool = True,
     ) -> None:
+        from google.api_core import exceptions as gexc
+        from google.api_core.retry import Retry
+
         self.project_id = project_id
         self.timeout_s = timeout_s
-        self._client = make_publisher_client(emulator_host, max_latency_s)
+        self._client = make_publisher_client(emulator_host, max_latency_s, ordering=ordering)
+        transient = (
+            gexc.ServiceUnavailable,
+            gexc.DeadlineExceeded,
+            gexc.InternalServerError,
+            gexc.Aborted,
+            gexc.ResourceExhausted,
+            gexc.Unknown,
+        )
+        self._retry = Retry(
+            initial=0.05,
+            maximum=1.0,
+            multiplier=2.0,
+            timeout=timeout_s,
+            predicate=lambda e: isinstance(e, transient),
+        )
         self._lock = threading.Lock()
         self._last_success: float | None = None
         self._last_failure: float | None = None
@@ -97,24 +116,7 @@ class Publisher:
         """Publish every message and wait for all; raise PublishError if any failed."""
         import time
 
-        from google.api_core import exceptions as gexc
-        from google.api_core.retry import Retry
-
-        retry = Retry(
-            initial=0.05,
-            maximum=1.0,
-            multiplier=2.0,
-            timeout=self.timeout_s,
-            predicate=lambda e: isinstance(
-                e,
-                gexc.ServiceUnavailable
-                | gexc.DeadlineExceeded
-                | gexc.InternalServerError
-                | gexc.Aborted
-                | gexc.ResourceExhausted
-                | gexc.Unknown,
-            ),
-        )
+        retry = self._retry
         futures = [
             (
                 m,

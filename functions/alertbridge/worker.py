@@ -10,6 +10,7 @@ emulator does not enforce dead-letter policies).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -154,8 +155,8 @@ class NormalizeWorker(PullWorker):
         self,
         runtime: Runtime,
         subscription: str = NORMALIZE_SUBSCRIPTION,
-        max_messages: int = 500,
-        threads: int = 32,
+        max_messages: int = 1000,
+        threads: int = int(os.environ.get("ALERTBRIDGE_WORKER_THREADS", "96")),
     ) -> None:
         super().__init__(runtime, [], handle_message, max_messages, threads)
         self.subscription = ensure_subscription(
