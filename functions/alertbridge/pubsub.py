@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,85 @@ def make_subscriber_client(emulator_host: str | None) -> pubsub_v1.SubscriberCli
     return pubsub_v1.SubscriberClient(**kwargs)
 
 
+class KeyedBatcher:
+    """Batches messages with *different* ordering keys into one Publish RPC.
+
+    google-cloud-pubsub batches only per ordering key, so a normaliser publishing one alert
+    per dedup key sends one RPC per alert. The Pub/Sub API itself accepts many keys in one
+    request and keeps per-key order within it; one flusher thread sends batches in the order
+    messages were handed in, so per-key order across batches holds too.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        max_messages: int = 500,
+        max_latency_s: float = 0.002,
+        timeout_s: float = 5.0,
+    ) -> None:
+        import queue
+
+        self._api = client.api
+        self._queue: queue.Queue[tuple[str, Any, Future[str]]] = queue.Queue()
+        self._max_messages = max_messages
+        self._max_latency_s = max_latency_s
+        self._timeout_s = timeout_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="keyed-batcher")
+        self._thread.start()
+
+    def publish(
+        self, topic: str, data: bytes, attributes: Mapping[str, str], ordering_key: str
+    ) -> Future[str]:
+        from google.pubsub_v1.types import PubsubMessage
+
+        future: Future[str] = Future()
+        message = PubsubMessage(data=data, attributes=dict(attributes), ordering_key=ordering_key)
+        self._queue.put((topic, message, future))
+        return future
+
+    def _run(self) -> None:
+        import queue
+        import time
+
+        while not self._stopped.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            deadline = time.monotonic() + self._max_latency_s
+            while len(batch) < self._max_messages:
+                remaining = deadline - time.monotonic()
+                try:
+                    batch.append(
+                        self._queue.get(timeout=max(remaining, 0))
+                        if remaining > 0
+                        else self._queue.get_nowait()
+                    )
+                except queue.Empty:
+                    break
+            by_topic: dict[str, list[tuple[Any, Future[str]]]] = {}
+            for topic, message, future in batch:
+                by_topic.setdefault(topic, []).append((message, future))
+            for topic, items in by_topic.items():
+                try:
+                    response = self._api.publish(
+                        request={"topic": topic, "messages": [m for m, _ in items]},
+                        timeout=self._timeout_s,
+                    )
+                except Exception as exc:
+                    for _, future in items:
+                        future.set_exception(exc)
+                    continue
+                for (_, future), message_id in zip(items, response.message_ids, strict=True):
+                    future.set_result(message_id)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+
 class Publisher:
     """Publishes and waits: a 2xx or an ack happens only after Pub/Sub confirmed."""
 
@@ -77,7 +157,10 @@ class Publisher:
 
         self.project_id = project_id
         self.timeout_s = timeout_s
-        self._client = make_publisher_client(emulator_host, max_latency_s, ordering=ordering)
+        # Ordered messages go through the keyed batcher (one RPC for many keys); the client
+        # itself stays unordered so it batches everything else across callers.
+        self._client = make_publisher_client(emulator_host, max_latency_s, ordering=False)
+        self._batcher = KeyedBatcher(self._client, timeout_s=timeout_s) if ordering else None
         transient = (
             gexc.ServiceUnavailable,
             gexc.DeadlineExceeded,
@@ -117,38 +200,36 @@ class Publisher:
         import time
 
         retry = self._retry
-        futures = [
-            (
-                m,
-                self._client.publish(
-                    self.topic_path(m.topic),
-                    m.data,
-                    ordering_key=m.ordering_key,
-                    retry=retry,
-                    timeout=self.timeout_s,
-                    **dict(m.attributes),
-                ),
-            )
-            for m in messages
-        ]
+        futures = [(m, self._submit(m, retry)) for m in messages]
         ids: list[str] = []
         failure: BaseException | None = None
-        for message, future in futures:
+        for _message, future in futures:
             try:
                 ids.append(future.result(timeout=self.timeout_s + 1.0))
             except (FutureTimeout, Exception) as exc:
                 failure = failure or exc
-                if message.ordering_key:
-                    self._client.resume_publish(
-                        self.topic_path(message.topic), message.ordering_key
-                    )
         if failure is not None:
             self._last_failure = time.time()
             raise PublishError(f"{type(failure).__name__}: {failure}") from failure
         self._last_success = time.time()
         return ids
 
+    def _submit(self, m: OutgoingMessage, retry: Any) -> Any:
+        if m.ordering_key and self._batcher is not None:
+            return self._batcher.publish(
+                self.topic_path(m.topic), m.data, m.attributes, m.ordering_key
+            )
+        return self._client.publish(
+            self.topic_path(m.topic),
+            m.data,
+            retry=retry,
+            timeout=self.timeout_s,
+            **dict(m.attributes),
+        )
+
     def stop(self) -> None:
+        if self._batcher is not None:
+            self._batcher.stop()
         self._client.stop()
 
 
