@@ -81,6 +81,7 @@ def cih_event(i: int) -> dict[str, Any]:
     event = copy.deepcopy(CIH_SEED)
     event["eventId"], event["childEvents"][0]["eventId"] = 10_000_000 + i, 20_000_000 + i
     event["pubSubName"] = f"Pub{i}"
+    event["childEvents"][0]["pubSubName"] = f"Sub{i}"  # distinct dedup keys, as in real traffic
     return event
 
 
