@@ -14,8 +14,9 @@ from alertbridge.tokens import Keyring
 from conftest import TopicWatch, subtask_body
 
 
-def test_token_is_reused_then_refreshed_before_expiry(live_server: str, runtime: Runtime,
-                                                      ingest: TopicWatch) -> None:
+def test_token_is_reused_then_refreshed_before_expiry(
+    live_server: str, runtime: Runtime, ingest: TopicWatch
+) -> None:
     client = SubTaskClient(live_server, "acme-etl", "acme-demo-secret", "4242")
     first = client.token()
     assert client.token() == first  # reused while valid
@@ -27,8 +28,9 @@ def test_token_is_reused_then_refreshed_before_expiry(live_server: str, runtime:
     assert len(ingest.pull(3)) == 3
 
 
-def test_a_401_refreshes_the_token_once_and_retries(live_server: str, runtime: Runtime,
-                                                     ingest: TopicWatch) -> None:
+def test_a_401_refreshes_the_token_once_and_retries(
+    live_server: str, runtime: Runtime, ingest: TopicWatch
+) -> None:
     client = SubTaskClient(live_server, "acme-etl", "acme-demo-secret", "4242")
     client.token()
     assert runtime.keyring is not None
@@ -37,8 +39,9 @@ def test_a_401_refreshes_the_token_once_and_retries(live_server: str, runtime: R
     assert len(ingest.pull(1)) == 1
 
 
-def test_bad_input_is_not_retried_and_raises_with_the_error_body(live_server: str,
-                                                                 runtime: Runtime) -> None:
+def test_bad_input_is_not_retried_and_raises_with_the_error_body(
+    live_server: str, runtime: Runtime
+) -> None:
     client = SubTaskClient(live_server, "acme-etl", "acme-demo-secret", "4242")
     with pytest.raises(SendError) as caught:
         client.send(subtask_body(envId=0))
@@ -54,8 +57,9 @@ def test_wrong_secret_raises_invalid_grant(live_server: str, runtime: Runtime) -
     assert "nope" not in repr(client)
 
 
-def test_rate_limited_sends_wait_for_retry_after_and_succeed(live_server: str, runtime: Runtime,
-                                                             ingest: TopicWatch) -> None:
+def test_rate_limited_sends_wait_for_retry_after_and_succeed(
+    live_server: str, runtime: Runtime, ingest: TopicWatch
+) -> None:
     import yaml
 
     from alertbridge.tenants import parse_tenants

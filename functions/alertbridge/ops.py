@@ -159,8 +159,8 @@ class Health:
 
     def probe_once(self, runtime: Any) -> None:
         try:
-            runtime.ingest_publisher.client.get_topic(
-                topic=runtime.ingest_publisher.topic_path(runtime.settings.ingest_topic),
+            runtime.publisher.client.get_topic(
+                topic=runtime.publisher.topic_path(runtime.settings.ingest_topic),
                 timeout=PROBE_TIMEOUT_S,
                 retry=None,
             )
@@ -185,8 +185,8 @@ def report(runtime: Any, health: Health, needs_pubsub: bool) -> tuple[int, dict[
         "tenants": {"ok": len(runtime.tenants) > 0, "count": len(runtime.tenants)},
         "signing_keys": {"ok": runtime.keyring is not None},
     }
-    publishers = [getattr(runtime, name, None) for name in ("_ingest_publisher", "_publisher")]
-    last_publish = max((p.last_success or 0 for p in publishers if p is not None), default=0)
+    publisher = getattr(runtime, "_publisher", None)
+    last_publish = (publisher.last_success or 0) if publisher is not None else 0
     if needs_pubsub:
         health.ensure_probe(runtime)
         reachable = health.pubsub_ok

@@ -36,7 +36,6 @@ class Runtime:
     health: Health = field(default_factory=Health, repr=False)
     limits: TokenBuckets = field(default_factory=TokenBuckets, repr=False)
     _publisher: Publisher | None = field(default=None, repr=False)
-    _ingest_publisher: Publisher | None = field(default=None, repr=False)
     _state: StateStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -76,22 +75,6 @@ class Runtime:
         return self._publisher
 
     @property
-    def ingest_publisher(self) -> Publisher:
-        """The ingress functions' client: no ordering keys, so concurrent requests share
-        batches (an ordering-enabled client batches per key)."""
-        if self._ingest_publisher is None:
-            with self._lock:
-                if self._ingest_publisher is None:
-                    self._ingest_publisher = Publisher(
-                        self.settings.project_id,
-                        self.emulator_host,
-                        timeout_s=self.settings.publish_timeout_s,
-                        max_latency_s=self.settings.publish_max_latency_s,
-                        ordering=False,
-                    )
-        return self._ingest_publisher
-
-    @property
     def state(self) -> StateStore:
         """Durable per-key state (Firestore), created on first use."""
         if self._state is None:
@@ -112,10 +95,9 @@ class Runtime:
 
     def close(self) -> None:
         self.health.stop()
-        for publisher in (self._publisher, self._ingest_publisher):
-            if publisher is not None:
-                publisher.stop()
-        self._publisher = self._ingest_publisher = None
+        if self._publisher is not None:
+            self._publisher.stop()
+        self._publisher = None
 
 
 _current: Runtime | None = None

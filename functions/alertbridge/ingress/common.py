@@ -137,7 +137,7 @@ def publish_envelopes(runtime: Runtime, envelopes: Sequence[IngestEnvelope]) -> 
     """Durably publish to the ingest topic; 503 with Retry-After when Pub/Sub does not confirm."""
     topic = runtime.settings.ingest_topic
     try:
-        ids = runtime.ingest_publisher.publish_and_wait(
+        ids = runtime.publisher.publish_and_wait(
             [OutgoingMessage(topic, e.data, e.attributes()) for e in envelopes]
         )
     except PublishError:
