@@ -1,0 +1,34 @@
+"""The token function must not pay for the Pub/Sub client at cold start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import EXAMPLE_TENANTS, ROOT
+
+CODE = f"""
+import sys
+import functions_framework
+app = functions_framework.create_app(target="token", source={str(ROOT / "functions" / "main.py")!r})
+response = app.test_client().post("/authn/v1/oauth2/token", data={{
+    "grant_type": "password", "username": "acme-etl", "password": "acme-demo-secret"}})
+assert response.status_code == 200, response.get_data()
+assert app.test_client().get("/health").status_code == 200
+print(sorted(m for m in sys.modules if m.startswith("google.cloud.pubsub")))
+"""
+
+
+def test_serving_a_token_imports_no_pubsub_client() -> None:
+    env = {
+        **os.environ,
+        "ALERTBRIDGE_TENANTS_FILE": str(EXAMPLE_TENANTS),
+        "ALERTBRIDGE_JWT_KEYS": '{"k1": "' + "x" * 40 + '"}',
+    }
+    env.pop("PUBSUB_EMULATOR_HOST", None)
+    out = subprocess.run(
+        [sys.executable, "-c", CODE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
