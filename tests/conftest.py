@@ -21,6 +21,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from alertbridge import runtime as runtime_mod
+from alertbridge.adobe_keys import KeyServer
 from alertbridge.devstack import provision
 from alertbridge.emulator import Emulator
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
@@ -103,6 +104,26 @@ def state(runtime: Runtime, firestore_emulator: Emulator, project: str) -> Itera
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture
+def own_emulator() -> Iterator[Emulator]:
+    """A Pub/Sub emulator of the test's own, for tests that stop or freeze it."""
+    emu = Emulator().start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+def key_server() -> Iterator[KeyServer]:
+    """A local stand-in for Adobe's key host."""
+    server = KeyServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

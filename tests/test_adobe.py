@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,15 +29,6 @@ SEED_FAILURE = json.loads((FIX / "adobe_seed_failure.json").read_text())
 SAMPLES = json.loads((ROOT / "functions" / "alertbridge" / "samples" / "adobe.json").read_text())
 ACME_ORG = "ACME0000000000000000000A@AdobeOrg"
 TENANTS = load_tenants(EXAMPLE_TENANTS)
-
-
-@pytest.fixture
-def key_server() -> Iterator[KeyServer]:
-    server = KeyServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -116,15 +115,6 @@ def open_runtime(runtime: Runtime, key_server: KeyServer) -> Runtime:
     runtime.tenants = loads_tenants(text.replace("burst: 100", "burst: 100000"))
     runtime.settings = dataclasses.replace(runtime.settings, adobe_key_host=key_server.url)
     return runtime
-
-
-@pytest.fixture
-def key_server() -> Iterator[KeyServer]:
-    server = KeyServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))

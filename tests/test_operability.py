@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import functions_framework
@@ -28,15 +27,6 @@ def post(client: Any, token: str, tenant: str = "4242", **overrides: Any) -> Any
     return client.post(
         PATH, json=body, headers={"Tenant-ID": tenant, "Authorization": f"Bearer {token}"}
     )
-
-
-@pytest.fixture
-def own_emulator() -> Iterator[Emulator]:
-    emu = Emulator().start()
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 def test_health_goes_starting_ready_down_ready_against_the_emulator(

@@ -4,11 +4,9 @@ back the same process accepts again and what it accepted is delivered."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import functions_framework
-import pytest
 
 from alertbridge import runtime as runtime_mod
 from alertbridge.devstack import provision
@@ -22,15 +20,6 @@ from alertbridge.tokens import Keyring
 from conftest import ROOT, TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"
-
-
-@pytest.fixture
-def own_emulator() -> Iterator[Emulator]:
-    emu = Emulator().start()
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 def test_outage_gives_503_then_the_same_process_recovers(

@@ -14,12 +14,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import requests
 import yaml
 
@@ -98,15 +96,6 @@ class Collector:
         for future in self._futures:
             future.cancel()
         self.subscriber.close()
-
-
-@pytest.fixture
-def key_server() -> Iterator[KeyServer]:
-    server = KeyServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_mixed_concurrent_load_loses_nothing_and_refusals_publish_nothing(
