@@ -13,7 +13,6 @@ registration Unstable and then Disabled, stopping every tenant's events.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Request
@@ -24,9 +23,8 @@ from alertbridge.bodies import media_type, parse_json, unsupported
 from alertbridge.errors import FieldProblem, bad_request
 from alertbridge.ingress.common import (
     Reply,
+    accept_events,
     check_declared_size,
-    envelope,
-    publish_envelopes,
     read_body,
 )
 from alertbridge.runtime import Runtime
@@ -98,26 +96,7 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
         recipient = event.get("recipient_client_id") if isinstance(event, dict) else None
         if client_id and recipient is not None and recipient != client_id:
             raise signature_error("recipient_client_id is not this webhook's client id")
-    envelopes = [
-        envelope(
-            adobe.SOURCE,
-            json.dumps(event, separators=(",", ":")).encode(),
-            request_id if len(events) == 1 else f"{request_id}-{index}",
-            "application/json",
-            extra={
-                "batch_request_id": request_id,
-                "adobe_retry_count": request.headers.get("x-adobe-retry-count", "0"),
-            },
-        )
-        for index, event in enumerate(events)
-    ]
-    message_ids = publish_envelopes(runtime, envelopes)
-    return Reply(
-        200,
-        {
-            "status": "accepted",
-            "request_id": request_id,
-            "events": len(events),
-            "message_ids": message_ids,
-        },
+    retries = request.headers.get("x-adobe-retry-count", "0")
+    return accept_events(
+        runtime, adobe.SOURCE, events, request_id, 200, extra={"adobe_retry_count": retries}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -131,6 +132,40 @@ def envelope(
         account=account,
         extra=extra or {},
     )
+
+
+def accept_events(
+    runtime: Runtime,
+    source: str,
+    events: Sequence[Any],
+    request_id: str,
+    status: int,
+    tenant_id: str | None = None,
+    account: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> Reply:
+    """One ingest message per event of a delivery (canonical JSON), all published before the
+    answer; each carries ``<request id>-<index>`` when there are several."""
+    envelopes = [
+        envelope(
+            source,
+            json.dumps(event, separators=(",", ":")).encode(),
+            request_id if len(events) == 1 else f"{request_id}-{index}",
+            "application/json",
+            tenant_id,
+            account,
+            {**(extra or {}), "batch_request_id": request_id},
+        )
+        for index, event in enumerate(events)
+    ]
+    message_ids = publish_envelopes(runtime, envelopes)
+    body = {
+        "status": "accepted",
+        "request_id": request_id,
+        "events": len(events),
+        "message_ids": message_ids,
+    }
+    return Reply(status, body)
 
 
 def publish_envelopes(runtime: Runtime, envelopes: Sequence[IngestEnvelope]) -> list[str]:

@@ -8,7 +8,6 @@ request's content type is kept in the ``original_content_type`` attribute).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from defusedxml import DefusedXmlException
@@ -20,10 +19,9 @@ from alertbridge.bodies import media_type, parse_json, unsupported
 from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden
 from alertbridge.ingress.common import (
     Reply,
+    accept_events,
     authorize,
     check_declared_size,
-    envelope,
-    publish_envelopes,
     read_body,
 )
 from alertbridge.runtime import Runtime
@@ -176,25 +174,13 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
                 "is not bound to"
             )
     original = media_type(request.content_type)
-    envelopes = [
-        envelope(
-            informatica.SOURCE,
-            json.dumps(event, separators=(",", ":")).encode(),
-            request_id if len(events) == 1 else f"{request_id}-{index}",
-            "application/json",
-            tenant_id,
-            claims.subject,
-            {"original_content_type": original, "batch_request_id": request_id},
-        )
-        for index, event in enumerate(events)
-    ]
-    message_ids = publish_envelopes(runtime, envelopes)
-    return Reply(
+    return accept_events(
+        runtime,
+        informatica.SOURCE,
+        events,
+        request_id,
         202,
-        {
-            "status": "accepted",
-            "request_id": request_id,
-            "message_ids": message_ids,
-            "events": len(events),
-        },
+        tenant_id,
+        claims.subject,
+        {"original_content_type": original},
     )
