@@ -38,18 +38,31 @@ def _wait_for_signal() -> None:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     from alertbridge.devstack import DevStack
+    from alertbridge.notify.capture import CaptureServer, capture_env, describe
+    from alertbridge.tenants import load_tenants
 
-    stack = DevStack(_config_path(args.config), port=args.port)
+    config = _config_path(args.config)
+    capture: CaptureServer | None = None
+    extra_env: dict[str, str] = {}
+    if args.capture:  # tenants' PagerDuty/Slack destinations go to a local capture server
+        capture = CaptureServer(on_request=lambda c: print("  capture: " + describe(c), flush=True))
+        capture.start()
+        extra_env = capture_env(capture.url, load_tenants(config))
+    stack = DevStack(config, port=args.port, project=args.project, extra_env=extra_env)
     stack.start()
     try:
         print(
             f"alertbridge dev ready: {stack.base_url} (Pub/Sub emulator {stack.emulator_host}, "
-            f"project {stack.project}); Ctrl-C stops everything",
+            f"project {stack.project})"
+            + (f"; notifications captured at {capture.url}" if capture else "")
+            + "; Ctrl-C stops everything",
             flush=True,
         )
         _wait_for_signal()
     finally:
         stack.stop()
+        if capture is not None:
+            capture.stop()
     return 0
 
 
@@ -359,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--config", help=f"tenants file (default {DEFAULT_CONFIG})")
     dev.add_argument("--port", type=int, default=8080)
     dev.add_argument("--project", default=DEFAULT_PROJECT, help="emulator project id")
+    dev.add_argument(
+        "--capture",
+        action="store_true",
+        help="send PagerDuty/Slack notifications to a local capture server and print them",
+    )
     dev.set_defaults(func=cmd_dev)
 
     demo = sub.add_parser("demo", help="the dev stack plus sample events, printing alerts")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,8 +53,9 @@ def validate_event(body: Any) -> list[str]:
 
 
 class CaptureServer:
-    def __init__(self) -> None:
+    def __init__(self, on_request: Callable[[Captured], None] | None = None) -> None:
         self.requests: list[Captured] = []
+        self._on_request = on_request
         self._scripts: dict[str, deque[int]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -122,9 +123,12 @@ class CaptureServer:
             ok = isinstance(body, dict) and (body.get("text") or body.get("blocks"))
             status = scripted or (200 if ok else 400)
             out = (status, b"ok" if status == 200 else b"invalid_payload", "text/plain")
+        captured = Captured(path, body, out[0])
         with self._changed:
-            self.requests.append(Captured(path, body, out[0]))
+            self.requests.append(captured)
             self._changed.notify_all()
+        if self._on_request is not None:
+            self._on_request(captured)
         return out
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Captured]:
