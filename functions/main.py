@@ -61,6 +61,15 @@ def notify(event: CloudEvent) -> None:
 
 
 @functions_framework.cloud_event
+def poll_cih(event: CloudEvent) -> None:
+    """Cloud Scheduler → Pub/Sub tick: read recent CIH events for tenants that poll."""
+    from alertbridge.poller import poll_all
+    from alertbridge.runtime import get_runtime
+
+    poll_all(get_runtime())
+
+
+@functions_framework.cloud_event
 def normalize(event: CloudEvent) -> None:
     """Pub/Sub (Eventarc) trigger on alertbridge-ingest."""
     from alertbridge.normalize import handle_cloud_event

@@ -364,6 +364,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_poll_cih(_: argparse.Namespace) -> int:
+    from alertbridge.poller import poll_all
+    from alertbridge.runtime import get_runtime
+
+    for result in poll_all(get_runtime()):
+        print(
+            json.dumps(
+                {
+                    "tenant": result.tenant_id,
+                    "fetched": result.fetched,
+                    "published": result.published,
+                    "retry_after": result.retry_after,
+                    "error": result.error,
+                }
+            )
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alertbridge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -417,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--limit", type=int)
     replay.add_argument("--dry-run", action="store_true", help="count, do not re-drive")
     replay.set_defaults(func=cmd_replay)
+
+    poll = sub.add_parser("poll-cih", help="one round of the Informatica CIH events poller")
+    poll.set_defaults(func=cmd_poll_cih)
 
     worker = sub.add_parser("worker", help="run the normaliser or the notifier (streaming pull)")
     worker.add_argument("--role", choices=["normalize", "notify"], default="normalize")

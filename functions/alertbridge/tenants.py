@@ -65,12 +65,27 @@ class AdobeSettings(BaseModel):
     )
 
 
+class CihPoll(BaseModel):
+    """Where the scheduled poller reads this tenant's CIH events (Events REST API)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(pattern=r"^https?://", description="https://<pod>.<baseUrl>")
+    session_env: str = Field(
+        pattern=r"^[A-Z][A-Z0-9_]{0,127}$",
+        description="env var holding the IICS session id (a secret)",
+    )
+    page_size: int = Field(default=200, ge=1, le=2000)
+    overlap_seconds: int = Field(default=300, ge=0, le=86400)
+
+
 class InformaticaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     applications: list[str] = Field(
         default_factory=list, description="CIH application names owned by this tenant"
     )
+    poll: CihPoll | None = None
 
 
 ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]{0,127}$"
