@@ -21,6 +21,9 @@ locals {
   # Tenants with on-call destinations get a notifier subscription; the secrets they name
   # (routing keys, webhook URLs) become Secret Manager secrets mapped to those env vars.
   notify_tenants = { for id, t in local.tenants : id => t if try(t.notify, null) != null }
+  # Tenants whose CIH events are polled; the session ids they name are secrets too.
+  poll_tenants     = { for id, t in local.tenants : id => t if try(t.informatica.poll, null) != null }
+  poll_session_env = toset([for t in values(local.poll_tenants) : t.informatica.poll.session_env])
   notify_secret_env = toset(compact(flatten([
     for t in values(local.notify_tenants) : [
       try(t.notify.pagerduty.routing_key_env, ""),

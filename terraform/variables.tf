@@ -163,6 +163,12 @@ variable "labels" {
   default     = {}
 }
 
+variable "cih_poll_schedule" {
+  description = "Cron schedule of the Informatica CIH poller (only deployed when a tenant sets informatica.poll). The Events API allows 5 calls a minute."
+  type        = string
+  default     = "*/5 * * * *"
+}
+
 variable "kms_key_name" {
   description = "Optional Cloud KMS key (projects/…/cryptoKeys/…) to encrypt the Pub/Sub topics with (CMEK); null keeps Google-managed encryption."
   type        = string

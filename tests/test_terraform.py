@@ -130,12 +130,13 @@ def test_no_service_account_gets_project_wide_publisher_editor_or_owner() -> Non
 
 def test_one_service_account_per_function() -> None:
     functions = [(n, b) for t, n, b, _ in resources() if t == "google_cloudfunctions2_function"]
-    assert {n for n, _ in functions} == {"http", "normalize", "notify"}
+    assert {n for n, _ in functions} == {"http", "normalize", "notify", "poll_cih"}
     accounts = {str(first(b["service_config"])["service_account_email"]) for _, b in functions}
     assert accounts == {
         "${google_service_account.function[each.key].email}",
         "${google_service_account.normalize.email}",
         "${google_service_account.notify.email}",
+        "${google_service_account.poll_cih.email}",
     }
 
 
