@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import functions_framework
+import pytest
 
 from alertbridge import runtime as runtime_mod
 from alertbridge.devstack import provision
@@ -75,3 +76,13 @@ def test_outage_gives_503_then_the_same_process_recovers(
     finally:
         runtime_mod.set_runtime(None)
         rt.close()
+
+
+def test_the_publisher_keeps_working_after_a_publish_to_a_missing_topic(runtime: Runtime) -> None:
+    """A failed batch fails its own waiters only; the flusher goes on for everyone else."""
+    from alertbridge.pubsub import OutgoingMessage, PublishError
+
+    with pytest.raises(PublishError):
+        runtime.publisher.publish_and_wait([OutgoingMessage("no-such-topic", b"x", {})])
+    ids = runtime.publisher.publish_and_wait([OutgoingMessage("alertbridge-ingest", b"y", {})])
+    assert len(ids) == 1 and ids[0]

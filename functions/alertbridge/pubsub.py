@@ -126,18 +126,28 @@ class KeyedBatcher:
             for topic, message, future in batch:
                 by_topic.setdefault(topic, []).append((message, future))
             for topic, items in by_topic.items():
-                try:
-                    response = self._api.publish(
-                        request={"topic": topic, "messages": [m for m, _ in items]},
-                        retry=self._retry,
-                        timeout=self._timeout_s,
-                    )
-                except Exception as exc:
-                    for _, future in items:
-                        future.set_exception(exc)
-                    continue
-                for (_, future), message_id in zip(items, response.message_ids, strict=True):
-                    future.set_result(message_id)
+                self._send(topic, items)
+
+    def _send(self, topic: str, items: list[tuple[Any, Future[str]]]) -> None:
+        """One Publish RPC; every waiter gets its id or the failure, and nothing that goes
+        wrong here may stop the flusher thread (publishers would hang until their timeout)."""
+        try:
+            response = self._api.publish(
+                request={"topic": topic, "messages": [m for m, _ in items]},
+                retry=self._retry,
+                timeout=self._timeout_s,
+            )
+            ids = list(response.message_ids)
+            if len(ids) != len(items):
+                raise RuntimeError(f"Pub/Sub returned {len(ids)} ids for {len(items)} messages")
+        except Exception as exc:
+            for _, future in items:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), message_id in zip(items, ids, strict=True):
+            if not future.done():
+                future.set_result(message_id)
 
     def stop(self) -> None:
         self._stopped.set()
