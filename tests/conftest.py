@@ -199,6 +199,16 @@ class TopicWatch:
             self._pull_once()
         return list(self.received)
 
+    def pull_until(
+        self, done: Callable[[list[Received]], bool], timeout: float = 30.0
+    ) -> list[Received]:
+        """Pull until ``done(received so far)`` holds or the deadline passes (redeliveries
+        make counting messages unreliable; wait on what they are instead)."""
+        deadline = time.monotonic() + timeout
+        while not done(self.received) and time.monotonic() < deadline:
+            self._pull_once()
+        return list(self.received)
+
     def quiet(self, settle: float = 1.5) -> list[Received]:
         """Everything that arrives within ``settle`` seconds: proves an absence."""
         deadline = time.monotonic() + settle
