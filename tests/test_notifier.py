@@ -255,3 +255,12 @@ def test_worker_on_an_ordered_subscription_never_lets_a_resolve_overtake_its_tri
             ]
     finally:
         worker.stop()
+
+
+def test_an_alert_for_a_tenant_no_longer_in_the_file_is_dead_lettered_not_dropped(
+    runtime: Runtime, state: StateStore, dead_letters: TopicWatch
+) -> None:
+    outcomes = send(runtime, alert(tenant_id="9999"))
+    assert [o.action for o in outcomes] == ["dead_lettered"]
+    (dead,) = dead_letters.pull(1)
+    assert dead.attributes["dead_letter_reason"] == "unknown_tenant"

@@ -85,6 +85,10 @@ def handle_alert(
     except ValueError as exc:
         _dead_letter(runtime, data, attributes, "not_an_alert", str(exc)[:500], message_id, "-")
         return [Delivered("-", "dead_lettered")]
+    if runtime.tenants.get(alert.tenant_id) is None:  # e.g. removed from the tenants file
+        detail = f"tenant {alert.tenant_id!r} is not in the tenants file"
+        _dead_letter(runtime, data, attributes, "unknown_tenant", detail, message_id, "-")
+        return [Delivered("-", "dead_lettered")]
     try:
         targets = _targets(runtime, alert, os.environ)
     except KeyError as missing:
