@@ -70,6 +70,7 @@ def test_seed_failure_is_a_critical_alert_with_codes_extension_error_and_manifes
         ("133", "promotionActivity"),
     }
     assert "processed to Platform" in alert.summary and "133" in alert.summary
+    assert alert.summary.endswith("record counts not reported")  # the seed gives none
     assert alert.links[0].href.startswith("https://platform-stage.adobe.io/data/foundation/export/")
     assert alert.metrics.bytes_read is None and alert.metrics.files_read is None  # -1 = unknown
     assert alert.labels["eventCode"] == "sources_flow_run_failed"

@@ -219,6 +219,22 @@ def test_token_expiry_is_enforced_with_the_clock(client: Any, runtime: Runtime) 
     assert_error(post(client, subtask_body(), token), 401, "invalid_token")
 
 
+def test_a_token_already_accepted_is_refused_once_it_expires(client: Any, runtime: Runtime) -> None:
+    token = token_for(client)
+    assert post(client, subtask_body(), token).status_code == 202  # verified and remembered
+    runtime.clock = lambda: jwt.decode(token, options={"verify_signature": False})["exp"] + 31
+    assert_error(post(client, subtask_body(), token), 401, "invalid_token")
+
+
+def test_a_token_already_accepted_is_refused_once_its_key_is_retired(
+    client: Any, runtime: Runtime
+) -> None:
+    token = token_for(client)
+    assert post(client, subtask_body(), token).status_code == 202
+    runtime.keyring = Keyring.generate("k2")
+    assert_error(post(client, subtask_body(), token), 401, "invalid_token")
+
+
 def test_a_token_signed_with_a_retired_key_id_is_refused(client: Any, runtime: Runtime) -> None:
     token = token_for(client)
     runtime.keyring = Keyring.generate("k2")

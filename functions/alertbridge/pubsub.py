@@ -81,7 +81,12 @@ class KeyedBatcher:
     ) -> None:
         import queue
 
+        from google.pubsub_v1 import types as gapic_types
+
         self._api = client.api
+        self._raw_message = gapic_types.PubsubMessage.pb()
+        self._raw_request = gapic_types.PublishRequest.pb()
+        self._wrap_request = gapic_types.PublishRequest.wrap
         self._queue: queue.Queue[tuple[str, Any, Future[str]]] = queue.Queue()
         self._max_messages = max_messages
         self._max_latency_s = max_latency_s
@@ -94,10 +99,11 @@ class KeyedBatcher:
     def publish(
         self, topic: str, data: bytes, attributes: Mapping[str, str], ordering_key: str
     ) -> Future[str]:
-        from google.pubsub_v1.types import PubsubMessage
-
         future: Future[str] = Future()
-        message = PubsubMessage(data=data, attributes=dict(attributes), ordering_key=ordering_key)
+        # The raw protobuf class, not the proto-plus wrapper: proto-plus marshals field by
+        # field in Python (it showed as ~7 % of an ingress profile); google-cloud-pubsub's
+        # own publisher builds its messages the same way.
+        message = self._raw_message(data=data, attributes=attributes, ordering_key=ordering_key)
         self._queue.put((topic, message, future))
         return future
 
@@ -132,8 +138,9 @@ class KeyedBatcher:
         """One Publish RPC; every waiter gets its id or the failure, and nothing that goes
         wrong here may stop the flusher thread (publishers would hang until their timeout)."""
         try:
+            request = self._raw_request(topic=topic, messages=[m for m, _ in items])
             response = self._api.publish(
-                request={"topic": topic, "messages": [m for m, _ in items]},
+                request=self._wrap_request(request),
                 retry=self._retry,
                 timeout=self._timeout_s,
             )

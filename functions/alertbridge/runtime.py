@@ -19,7 +19,7 @@ from alertbridge.ratelimit import TokenBuckets
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, load_tenants, loads_tenants
-from alertbridge.tokens import Keyring
+from alertbridge.tokens import Keyring, VerifiedTokens
 
 log = get_logger(__name__)
 
@@ -35,6 +35,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics, repr=False)
     health: Health = field(default_factory=Health, repr=False)
     limits: TokenBuckets = field(default_factory=TokenBuckets, repr=False)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens, repr=False)
     _publisher: Publisher | None = field(default=None, repr=False)
     _state: StateStore | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -7,10 +7,13 @@ production), a JSON object ``{"<kid>": "<secret of at least 32 bytes>"}``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +77,7 @@ class TokenClaims:
     tenants: tuple[str, ...]
     expires_at: int
     token_id: str
+    not_before: int = 0
 
 
 def issue_token(
@@ -141,8 +145,55 @@ def verify_token(keyring: Keyring, token: str, now: float | None = None) -> Toke
     if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
         raise InvalidToken("the token names no tenants")
     return TokenClaims(
-        str(claims["sub"]), tuple(tenants), int(claims["exp"]), str(claims.get("jti"))
+        str(claims["sub"]),
+        tuple(tenants),
+        int(claims["exp"]),
+        str(claims.get("jti")),
+        int(claims["nbf"]),
     )
+
+
+class VerifiedTokens:
+    """Remembers tokens whose signature and claims already verified, until they expire.
+
+    A sender reuses one token for up to 30 minutes, so verifying its HMAC and claims on
+    every request is repeated work (~5 % of an ingress profile). A hit is re-checked
+    against the clock (``nbf``/``exp`` with the same leeway), so an expired token is refused
+    exactly as before; only successes are kept, keyed by a SHA-256 of the token (the token
+    itself is not held), bounded in size. A different keyring empties it, so a cached
+    verdict never outlives the key that signed the token.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: OrderedDict[bytes, TokenClaims] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._keyring: Keyring | None = None
+
+    def __repr__(self) -> str:
+        return f"VerifiedTokens(entries={len(self._entries)})"
+
+    def verify(self, keyring: Keyring, token: str, now: float | None = None) -> TokenClaims:
+        at = now if now is not None else time.time()
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._lock:
+            if keyring is not self._keyring:
+                self._entries.clear()
+                self._keyring = keyring
+            claims = self._entries.get(digest)
+        if claims is not None:
+            if claims.expires_at + LEEWAY_SECONDS < at:
+                with self._lock:
+                    self._entries.pop(digest, None)
+                raise InvalidToken("the token has expired")
+            if claims.not_before - LEEWAY_SECONDS <= at:
+                return claims
+        claims = verify_token(keyring, token, now)
+        with self._lock:
+            self._entries[digest] = claims
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return claims
 
 
 def _decode_at(key: bytes, token: str, now: float, options: Any) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
 
 
 def _or_unknown(value: int | None) -> str:
-    return "?" if value is None else str(value)
+    return "unknown" if value is None else str(value)
 
 
 def _summary(
@@ -216,7 +216,9 @@ def _summary(
 ) -> str:
     where = f"Adobe flow {flow_id} run {run_id} (sandbox {sandbox})"
     if status == "resolved":
-        return f"{where} succeeded: {_or_unknown(written)} records written"
+        if written is None:
+            return f"{where} succeeded"
+        return f"{where} succeeded: {written} records written"
     described: list[str] = []
     seen: set[tuple[str, str]] = set()
     for error in errors:
@@ -232,5 +234,9 @@ def _summary(
     if not failed:
         return f"{where} succeeded with errors below the flow's threshold: " + "; ".join(described)
     read = _count(records, "inputRecordCount")
-    counts = f"records read {_or_unknown(read)}, written {_or_unknown(written)}"
+    counts = (
+        "record counts not reported"
+        if read is None and written is None
+        else f"records read {_or_unknown(read)}, written {_or_unknown(written)}"
+    )
     return f"{where} failed: " + ("; ".join(described) or "no error detail") + f"; {counts}"

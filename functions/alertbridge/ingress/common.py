@@ -22,7 +22,7 @@ from alertbridge.errors import (
 )
 from alertbridge.pubsub import OutgoingMessage, PublishError
 from alertbridge.runtime import Runtime
-from alertbridge.tokens import InvalidToken, TokenClaims, verify_token
+from alertbridge.tokens import InvalidToken, TokenClaims
 
 
 class Reply(NamedTuple):
@@ -69,7 +69,7 @@ def bearer_claims(runtime: Runtime, request: Request) -> TokenClaims:
     if runtime.keyring is None:
         raise unavailable("token verification keys are not configured")
     try:
-        return verify_token(runtime.keyring, token.strip(), now=runtime.clock())
+        return runtime.verified_tokens.verify(runtime.keyring, token.strip(), now=runtime.clock())
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
 
