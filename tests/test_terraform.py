@@ -1,8 +1,11 @@
 """What Terraform promises, checked offline (the google provider cannot be downloaded here):
-formatting, structure parsed with python-hcl2, and checkov when it is installed."""
+formatting, structure parsed with python-hcl2, every resource and data source argument and
+block name against the providers' real schemas (terraform/.provider-schema/, extracted from the
+provider bindings on PyPI by scripts/provider_schema.py), and checkov when it is installed."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -27,15 +30,21 @@ def unquote(value: Any) -> Any:
     return value
 
 
+def blocks_in(kind: str, text: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(type, name, body) of every `resource` or `data` block (kind) in HCL text."""
+    out = []
+    for block in hcl2.loads(text).get(kind, []):
+        for rtype, named in block.items():
+            for name, body in named.items():
+                out.append((unquote(rtype), unquote(name), body))
+    return out
+
+
 def resources() -> list[tuple[str, str, dict[str, Any], Path]]:
     """(type, name, body, file) of every resource block in the module."""
     out = []
     for path in sorted(TF.glob("*.tf")):
-        parsed = hcl2.loads(path.read_text())
-        for block in parsed.get("resource", []):
-            for rtype, named in block.items():
-                for name, body in named.items():
-                    out.append((unquote(rtype), unquote(name), body, path))
+        out += [(t, n, b, path) for t, n, b in blocks_in("resource", path.read_text())]
     return out
 
 
@@ -46,6 +55,284 @@ def variables() -> dict[str, dict[str, Any]]:
 
 def first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
+
+
+SCHEMAS = TF / ".provider-schema"
+# Terraform's own arguments and blocks of every resource and data block, not the provider's
+META_ARGUMENTS = {
+    "count",
+    "for_each",
+    "depends_on",
+    "provider",
+    "lifecycle",
+    "provisioner",
+    "connection",
+}
+
+
+def provider_schemas() -> dict[str, dict[str, Any]]:
+    """Provider local name -> terraform/.provider-schema/<name>.json."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(SCHEMAS.glob("*.json"))}
+
+
+def is_block(value: Any) -> bool:
+    """python-hcl2 gives `x { ... }` as a list of dicts marked __is_block__, `x = ...` not."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
+    )
+
+
+def is_marker(key: str) -> bool:
+    """python-hcl2's own keys in a body: __is_block__, __comments__, ..."""
+    return key.startswith("__") and key.endswith("__")
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def body_errors(body: dict[str, Any], node: dict[str, Any], where: str, top: bool) -> list[str]:
+    """Every argument or block of body that node, a schema level, does not have, recursively
+    through nested and `dynamic` blocks; a block written as an argument or the reverse too."""
+    errors: list[str] = []
+    names = [*node["arguments"], *node["blocks"]]
+    for key, value in body.items():
+        if is_marker(key) or (top and key in META_ARGUMENTS):
+            continue
+        if key == "dynamic" and isinstance(value, list) and "dynamic" not in names:
+            for dynamic in value:  # [{'"label"': {for_each, iterator, content: [body]}}]
+                for label, spec in dynamic.items():
+                    if is_marker(label):
+                        continue
+                    name = unquote(label)
+                    if name not in node["blocks"]:
+                        errors.append(
+                            f'{where}: dynamic "{name}": no block {name!r}'
+                            + did_you_mean(name, node["blocks"])
+                        )
+                        continue
+                    for content in spec.get("content", []):
+                        errors += body_errors(
+                            content, node["blocks"][name], f"{where}.{name}", top=False
+                        )
+        elif key in node["blocks"]:
+            if not is_block(value):
+                errors.append(f"{where}: {key!r} is a block: write `{key} {{ ... }}`, not `=`")
+                continue
+            for inner in value:
+                errors += body_errors(inner, node["blocks"][key], f"{where}.{key}", top=False)
+        elif key in node["arguments"]:
+            if is_block(value):
+                errors.append(f"{where}: {key!r} is an argument: write `{key} = ...`")
+            nested = node.get("object_arguments", {}).get(key)
+            if nested and isinstance(value, dict):
+                errors += body_errors(value, nested, f"{where}.{key}", top=False)
+        else:
+            errors.append(
+                f"{where}: unsupported argument or block {key!r}" + did_you_mean(key, names)
+            )
+    return errors
+
+
+def schema_errors(
+    kind: str, rtype: str, name: str, body: dict[str, Any], schemas: dict[str, dict[str, Any]]
+) -> list[str]:
+    """What `terraform validate` would refuse in one resource/data block, by name, against
+    every provider version in the schema file (both ends of the range versions.tf allows)."""
+    provider = str(unquote(body.get("provider", ""))).strip("${}").split(".")[0]
+    provider = provider or rtype.split("_")[0]  # Terraform's default: the type's prefix
+    what = "resource" if kind == "resource" else "data source"
+    label = f"{'data.' if kind == 'data' else ''}{rtype}.{name}"
+    if provider not in schemas:
+        return [
+            f"{label}: no schema for provider {provider!r}: add it to scripts/provider_schema.py"
+        ]
+    errors: list[str] = []
+    for version, schema in schemas[provider]["versions"].items():
+        types = schema["resource_types" if kind == "resource" else "data_source_types"]
+        extracted = schema["resources" if kind == "resource" else "data_sources"]
+        where = f"{label} ({provider} {version})"
+        if rtype not in types:
+            errors.append(f"{where}: no {what} type {rtype!r}" + did_you_mean(rtype, types))
+        elif rtype not in extracted:
+            errors.append(f"{where}: rerun scripts/provider_schema.py to extract this {what}")
+        else:
+            errors += body_errors(body, extracted[rtype], where, top=True)
+    return errors
+
+
+def module_blocks() -> list[tuple[str, str, str, dict[str, Any], Path]]:
+    """(kind, type, name, body, file) of every resource and data block under terraform/."""
+    out = []
+    for path in TF_FILES:
+        text = path.read_text()
+        for kind in ("resource", "data"):
+            out += [(kind, t, n, b, path) for t, n, b in blocks_in(kind, text)]
+    return out
+
+
+def count_names(body: dict[str, Any], top: bool = True) -> int:
+    """Argument and block names checked in one body, nested and dynamic ones included."""
+    n = 0
+    for key, value in body.items():
+        if is_marker(key) or (top and key in META_ARGUMENTS):
+            continue
+        if key == "dynamic" and isinstance(value, list):
+            for dynamic in value:
+                for label, spec in dynamic.items():
+                    if not is_marker(label):
+                        n += 1 + sum(count_names(c, False) for c in spec.get("content", []))
+            continue
+        n += 1
+        if is_block(value):
+            n += sum(count_names(inner, False) for inner in value)
+    return n
+
+
+def test_every_resource_and_data_source_argument_exists_in_the_provider_schema() -> None:
+    schemas = provider_schemas()
+    found = module_blocks()
+    errors = [
+        f"{path.relative_to(ROOT)}: {e}"
+        for kind, rtype, name, body, path in found
+        for e in schema_errors(kind, rtype, name, body, schemas)
+    ]
+    assert not errors, "\n".join(errors)
+    # the check saw the whole module: 40+ google resources, nested and dynamic blocks included
+    google = [b for _, t, _, b, _ in found if t.startswith("google_")]
+    assert len(google) >= 40 and sum(map(count_names, google)) >= 300
+    assert {t for k, t, *_ in found if k == "data"} >= {"google_project", "archive_file"}
+
+
+def test_a_misspelled_argument_or_block_is_reported() -> None:
+    snippet = """
+resource "google_pubsub_subscription" "s" {
+  count             = 1
+  name              = "s"
+  topic             = "t"
+  ack_deadline_secs = 20
+  dead_letter_policy {
+    dead_letter_topc = "x"
+  }
+  dynamic "retry_policy" {
+    for_each = [1]
+    content {
+      minimum_backof = "10s"
+    }
+  }
+  dynamic "retry_polcy" {
+    for_each = []
+    content {}
+  }
+  push_config = { push_endpoint = "https://example.invalid" }
+  lifecycle {
+    ignore_changes = [labels]
+  }
+}
+resource "google_pubsub_topik" "t" {
+  name = "t"
+}
+data "google_project" "p" {
+  projekt = "x"
+}
+"""
+    schemas = provider_schemas()
+    errors = "\n".join(
+        e
+        for kind in ("resource", "data")
+        for rtype, name, body in blocks_in(kind, snippet)
+        for e in schema_errors(kind, rtype, name, body, schemas)
+    )
+    for expected in (
+        "google_pubsub_subscription.s (google 6.50.0): unsupported argument or block "
+        "'ack_deadline_secs' (did you mean 'ack_deadline_seconds'?)",
+        "google_pubsub_subscription.s (google 5.40.0): unsupported argument or block "
+        "'ack_deadline_secs'",
+        "s (google 6.50.0).dead_letter_policy: unsupported argument or block 'dead_letter_topc'",
+        "s (google 6.50.0).retry_policy: unsupported argument or block 'minimum_backof'",
+        "s (google 6.50.0): dynamic \"retry_polcy\": no block 'retry_polcy'",
+        "s (google 6.50.0): 'push_config' is a block: write `push_config { ... }`",
+        "google_pubsub_topik.t (google 6.50.0): no resource type 'google_pubsub_topik' "
+        "(did you mean 'google_pubsub_topic'?)",
+        "data.google_project.p (google 6.50.0): unsupported argument or block 'projekt'",
+    ):
+        assert expected in errors, errors
+    assert len(errors.splitlines()) == 14  # 7 mistakes, each at both versions; meta-arguments pass
+    correct = snippet.replace("ack_deadline_secs", "ack_deadline_seconds").replace("topc", "topic")
+    correct = correct.replace("backof", "backoff").replace("retry_polcy", "retry_policy")
+    correct = correct.replace("push_config = {", "push_config {").replace("topik", "topic")
+    correct = correct.replace("projekt", "project_id")
+    assert [
+        e
+        for kind in ("resource", "data")
+        for rtype, name, body in blocks_in(kind, correct)
+        for e in schema_errors(kind, rtype, name, body, schemas)
+    ] == []
+
+
+def test_the_example_sets_only_inputs_the_module_declares_and_reads_only_its_outputs() -> None:
+    example = TF / "examples" / "basic" / "main.tf"
+    text = example.read_text()
+    ((name, call),) = [(unquote(k), v) for b in hcl2.loads(text)["module"] for k, v in b.items()]
+    assert (example.parent / unquote(call["source"])).resolve() == TF
+    module_meta = {"source", "version", "count", "for_each", "depends_on", "providers"}
+    inputs = {k for k in call if not is_marker(k) and k not in module_meta}
+    declared = variables()
+    assert inputs <= set(declared), f"not a variable of the module: {inputs - set(declared)}"
+    required = {k for k, body in declared.items() if "default" not in body}
+    assert required <= inputs, f"required by the module, not set: {required - inputs}"
+    outputs = hcl2.loads((TF / "outputs.tf").read_text())["output"]
+    declared_outputs = {unquote(k) for block in outputs for k in block}
+    read = set(re.findall(rf"module\.{name}\.(\w+)", text))
+    assert read and read <= declared_outputs, read - declared_outputs
+
+
+def allows(version: str, constraint: str) -> bool:
+    """Terraform's version constraint syntax (>=, >, <=, <, =, !=, ~>) on plain x.y.z."""
+
+    def parse(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split("."))
+
+    for part in constraint.split(","):
+        m = re.fullmatch(r"\s*(>=|<=|!=|~>|>|<|=)?\s*([\d.]+)\s*", part)
+        assert m, constraint
+        op, given = m.group(1) or "=", parse(m.group(2))
+        size = max(len(given), len(parse(version)))
+        have, want = (v + (0,) * (size - len(v)) for v in (parse(version), given))
+        if op == "~>":  # >= want, and the segments before the last one given stay the same
+            ok = have >= want and have[: len(given) - 1] == given[:-1]
+        else:
+            ok = {
+                ">=": have >= want,
+                ">": have > want,
+                "<=": have <= want,
+                "<": have < want,
+                "=": have == want,
+                "!=": have != want,
+            }[op]
+        if not ok:
+            return False
+    return True
+
+
+def test_the_provider_schemas_are_versions_that_versions_tf_allows() -> None:
+    assert allows("6.50.0", ">= 5.40.0, < 7.0.0") and not allows("7.0.0", ">= 5.40.0, < 7.0.0")
+    assert allows("1.3.9", "~> 1.2") and not allows("1.3.0", "~> 1.2.0")
+    assert allows("5.40.1", "> 5.40") and not allows("2.3.9", ">= 2.4")
+    parsed = hcl2.loads((TF / "versions.tf").read_text())
+    (required,) = parsed["terraform"][0]["required_providers"]
+    constraints = {k: unquote(v["version"]) for k, v in required.items() if not is_marker(k)}
+    schemas = provider_schemas()
+    assert set(schemas) == set(constraints), "one schema file per required provider"
+    for provider, constraint in constraints.items():
+        for version in schemas[provider]["versions"]:
+            assert allows(version, constraint), f"{provider} {version} vs {constraint!r}"
+    # google is checked at the lowest release the module allows, not only at the newest
+    lowest = re.search(r">=\s*([\d.]+)", constraints["google"])
+    assert lowest and lowest.group(1) in schemas["google"]["versions"]
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform binary not installed")
