@@ -12,11 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-Source = Literal["liveramp.subtask", "adobe.flow_run", "informatica.cih"]
-Status = Literal["firing", "resolved"]
-Severity = Literal["critical", "error", "warning", "info"]
+from alertbridge.vocabulary import SEVERITY_ORDER, Severity, Source, Status
 
-SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+__all__ = ["SEVERITY_ORDER", "Alert", "Severity", "Source", "Status"]
 
 # Namespace for deterministic alert ids:
 # uuid5(ALERT_NAMESPACE, "<source>|<event identity>|<status>").

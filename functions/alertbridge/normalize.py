@@ -121,7 +121,7 @@ def handle_message(
         runtime.publisher.publish_and_wait(
             [dead_letter_message(runtime, data, attributes, reason, str(exc), message_id)]
         )
-        runtime.metrics.dead_lettered.labels(str(attributes.get("source", "unknown"))).inc()
+        runtime.metrics.count("dead_lettered", str(attributes.get("source", "unknown")))
         log.warning(
             "dead-lettered",
             reason=reason,
@@ -143,7 +143,7 @@ def handle_message(
         routed = [(a, t) for a, t in routed if a.id in keep]
     runtime.publisher.publish_and_wait([alert_message(alert, topic) for alert, topic in routed])
     for alert, topic in routed:
-        runtime.metrics.alerts.labels(alert.source, alert.status).inc()
+        runtime.metrics.count("alerts_published", alert.source, alert.status)
         log.info(
             "alert published",
             alert_id=alert.id,

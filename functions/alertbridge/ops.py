@@ -12,23 +12,26 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
-
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    disable_created_metrics,
-    generate_latest,
-)
-
-disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series add nothing here
 
 LATENCY_WINDOW = 2048
 PROBE_INTERVAL_S = 5.0
 PROBE_TIMEOUT_S = 2.0
 PERCENTILES = (50, 90, 99)
+
+COUNTS = (
+    ("query_count", "Requests handled (operational endpoints excluded)"),
+    ("bad_request_count", "Requests answered with a 4xx"),
+    ("server_error_count", "Requests answered with a 5xx"),
+)
+# name -> (help, label names); exposed as Prometheus counters ``<name>_total``.
+COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "published": ("Ingest messages published, by source", ("source",)),
+    "rejected": ("Requests refused with a 4xx, by source", ("source",)),
+    "dead_lettered": ("Messages dead-lettered, by source", ("source",)),
+    "alerts_published": ("Alerts published to tenant topics", ("source", "status")),
+}
 
 
 def percentile(sorted_values: list[int], pct: float) -> int:
@@ -40,56 +43,25 @@ def percentile(sorted_values: list[int], pct: float) -> int:
 
 
 class Metrics:
-    """One per process; every route table of the process reports into it."""
+    """One per process; every route table of the process reports into it.
+
+    Counts live in plain dicts under one lock; prometheus-client is imported only when
+    ``/metrics/prometheus`` is scraped (a collector over these counts), which keeps it
+    out of every function's cold start.
+    """
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
         self._latencies: deque[int] = deque(maxlen=LATENCY_WINDOW)
         self._lock = threading.Lock()
-        self._counts = {"query_count": 0, "bad_request_count": 0, "server_error_count": 0}
-        for name, help_text in (
-            ("query_count", "Requests handled (operational endpoints excluded)"),
-            ("bad_request_count", "Requests answered with a 4xx"),
-            ("server_error_count", "Requests answered with a 5xx"),
-        ):
-            Gauge(name, help_text, registry=self.registry).set_function(self._count_reader(name))
-        self.published = Counter(
-            "published",
-            "Ingest messages published, by source",
-            ["source"],
-            registry=self.registry,
-        )
-        self.rejected = Counter(
-            "rejected",
-            "Requests refused with a 4xx, by source",
-            ["source"],
-            registry=self.registry,
-        )
-        self.dead_lettered = Counter(
-            "dead_lettered",
-            "Messages dead-lettered, by source",
-            ["source"],
-            registry=self.registry,
-        )
-        self.alerts = Counter(
-            "alerts_published",
-            "Alerts published to tenant topics",
-            ["source", "status"],
-            registry=self.registry,
-        )
-        for pct in PERCENTILES:
-            gauge = Gauge(
-                f"request_latency_{pct}_percentile",
-                f"{pct}th percentile request latency in nanoseconds",
-                registry=self.registry,
-            )
-            gauge.set_function(self._percentile_reader(pct))
+        self._counts = {name: 0 for name, _ in COUNTS}
+        self._counters: dict[str, dict[tuple[str, ...], int]] = {name: {} for name in COUNTERS}
+        self._registry: Any = None
 
-    def _count_reader(self, name: str) -> Callable[[], float]:
-        return lambda: float(self._counts[name])
-
-    def _percentile_reader(self, pct: int) -> Callable[[], float]:
-        return lambda: float(self.latency_percentile(pct))
+    def count(self, name: str, *labels: str, amount: int = 1) -> None:
+        """Add to counter ``name`` (one of COUNTERS) for these label values."""
+        with self._lock:
+            family = self._counters[name]
+            family[labels] = family.get(labels, 0) + amount
 
     def observe(self, source: str, status: int, latency_ns: int) -> None:
         with self._lock:
@@ -97,43 +69,69 @@ class Metrics:
             self._counts["query_count"] += 1
             if 400 <= status < 500:
                 self._counts["bad_request_count"] += 1
+                family = self._counters["rejected"]
+                family[(source,)] = family.get((source,), 0) + 1
             elif status >= 500:
                 self._counts["server_error_count"] += 1
-        if 400 <= status < 500:
-            self.rejected.labels(source).inc()
 
     def latency_percentile(self, pct: float) -> int:
         with self._lock:
             values = sorted(self._latencies)
         return percentile(values, pct)
 
-    def snapshot(self) -> dict[str, Any]:
+    def _state(self) -> tuple[list[int], dict[str, int], dict[str, dict[tuple[str, ...], int]]]:
         with self._lock:
-            values = sorted(self._latencies)
+            return (
+                sorted(self._latencies),
+                dict(self._counts),
+                {name: dict(family) for name, family in self._counters.items()},
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        values, counts, counters = self._state()
         out: dict[str, Any] = {
             f"request_latency_{pct}_percentile": percentile(values, pct) for pct in PERCENTILES
         }
-        with self._lock:
-            out.update(self._counts)
-        for name, counter in (
-            ("published", self.published),
-            ("rejected", self.rejected),
-            ("dead_lettered", self.dead_lettered),
-        ):
-            out[name] = _by_label(counter, "source")
+        out.update(counts)
+        for name in ("published", "rejected", "dead_lettered"):
+            out[name] = {labels[0]: value for labels, value in counters[name].items()}
         return out
 
     def prometheus(self) -> bytes:
-        return generate_latest(self.registry)
+        """The same figures in Prometheus text format, rendered by prometheus-client."""
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        with self._lock:
+            if self._registry is None:
+                self._registry = CollectorRegistry(auto_describe=False)
+                self._registry.register(_Collector(self))
+        data: bytes = generate_latest(self._registry)
+        return data
 
 
-def _by_label(counter: Counter, label: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for metric in counter.collect():
-        for sample in metric.samples:
-            if sample.name.endswith("_total"):
-                out[sample.labels[label]] = int(sample.value)
-    return out
+class _Collector:
+    """A prometheus-client custom collector over a Metrics' counts (read at scrape time)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        values, counts, counters = self._metrics._state()
+        for name, help_text in COUNTS:  # gauges named as in seed 001
+            yield GaugeMetricFamily(name, help_text, value=counts[name])
+        for pct in PERCENTILES:
+            yield GaugeMetricFamily(
+                f"request_latency_{pct}_percentile",
+                f"{pct}th percentile request latency in nanoseconds",
+                value=percentile(values, pct),
+            )
+        for name, (help_text, label_names) in COUNTERS.items():
+            family = CounterMetricFamily(name, help_text, labels=list(label_names))
+            for labels, value in sorted(counters[name].items()):
+                family.add_metric(list(labels), value)
+            yield family
 
 
 class Health:

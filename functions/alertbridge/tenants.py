@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alertbridge.alert import Severity
+from alertbridge.vocabulary import Severity
 
 TENANT_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,62}$"
 # Pub/Sub topic names: 3-255 chars, start with a letter, no "goog" prefix.
