@@ -2,8 +2,8 @@
 the failure's run, and a late older run never re-opens what a newer run settled.
 
 Adobe delivers at least once and out of order, so the decision needs the last run seen
-for each dedup key; that record lives in the state store (Firestore), updated in one
-transaction per alert.
+for each dedup key; that record lives in the state store (Firestore), updated atomically
+(compare-and-set) per alert.
 """
 
 from __future__ import annotations
