@@ -5,7 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from alertbridge.state import StateStore
+from alertbridge.emulator import Emulator
+from alertbridge.state import FirestoreStore, StateStore
 
 
 def test_update_is_atomic_under_concurrent_writers(state: StateStore) -> None:
@@ -28,3 +29,35 @@ def test_update_replaces_the_whole_record(state: StateStore) -> None:
 def test_update_returning_none_stores_nothing(state: StateStore) -> None:
     assert state.update("things", "k", lambda current: None) is None
     assert state.get("things", "k") is None
+
+
+def test_two_instances_alternating_on_one_key_never_lose_an_update(
+    state: StateStore, firestore_emulator: Emulator, project: str
+) -> None:
+    """Each instance remembers what it wrote last and skips the read; when the other
+    instance wrote in between, the write's precondition fails and it reads again."""
+    other = FirestoreStore(project, firestore_emulator.host)
+    try:
+
+        def bump(current: dict[str, Any] | None) -> dict[str, Any]:
+            return {"count": (current or {}).get("count", 0) + 1}
+
+        for _ in range(10):
+            state.update("counters", "shared", bump)
+            other.update("counters", "shared", bump)
+        assert state.get("counters", "shared") == {"count": 20, "key": "shared"}
+    finally:
+        other.close()
+
+
+def test_a_decision_to_store_nothing_is_taken_on_the_real_record(state: StateStore) -> None:
+    state.update("things", "k", lambda current: {"open": True})
+    seen: list[dict[str, Any] | None] = []
+
+    def only_if_open(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        seen.append(current)
+        return None if current is None else {"open": False}
+
+    assert state.update("things", "absent", only_if_open) is None
+    assert seen == [None, None]  # the guess "absent" is checked by a read before giving up
+    assert state.get("things", "absent") is None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -49,6 +51,12 @@ class FirestoreStore:
         self._firestore = firestore
         self._client = firestore.Client(project=project_id, database=database)
         self._prefix = prefix
+        # What this process last wrote per document, with the write's update_time: the
+        # next compare-and-set on that key can skip the read. A stale entry only costs a
+        # failed precondition and a read; it can never let a write through unchecked.
+        self._written: OrderedDict[tuple[str, str], tuple[Record, Any]] = OrderedDict()
+        self._written_max = 10_000
+        self._lock = threading.Lock()
 
     def _ref(self, collection: str, key: str) -> Any:
         return self._client.collection(f"{self._prefix}-{collection}").document(document_id(key))
@@ -58,34 +66,57 @@ class FirestoreStore:
         return dict(snapshot.to_dict() or {}) if snapshot.exists else None
 
     def update(self, collection: str, key: str, fn: Update) -> Record | None:
-        """Compare-and-set: read the document, then write only if it has not changed since
-        (``exists=False`` for a new one, its ``update_time`` otherwise); a lost race reads
-        again and re-decides. No lock is held between read and write, so writers racing on
-        one key all get through: with a Firestore transaction, 8 writers making 40 updates
-        to one key failed with "Transaction lock timeout" after 25 attempts each (emulator,
-        tests/test_state_store.py); compare-and-set finishes them in about a second, with
-        two RPCs per update instead of three (begin, get, commit)."""
+        """Compare-and-set: decide on the current record, then write only if the document
+        has not changed since (``exists=False`` for a new one, its ``update_time``
+        otherwise); a lost race reads again and re-decides.
+
+        No lock is held between read and write, so writers racing on one key all get
+        through: with a Firestore transaction, 8 writers making 40 updates to one key
+        failed with "Transaction lock timeout" after 25 attempts each (emulator,
+        tests/test_state_store.py). The first attempt skips the read when it can: a key
+        this process never saw is tried as a create, a key it wrote last is updated on
+        that write's update_time; either costs one RPC instead of a read and a write.
+        """
         from google.api_core import exceptions as gexc
 
         ref = self._ref(collection, key)
+        slot = (collection, key)
+        with self._lock:
+            known = self._written.get(slot)
+        guess: tuple[Record | None, Any] | None = known if known else (None, None)
         for _attempt in range(self.max_attempts):
-            snapshot = ref.get()
-            current = dict(snapshot.to_dict() or {}) if snapshot.exists else None
-            new = fn(current)
+            guessed = guess is not None
+            if guess is not None:
+                current, update_time = guess
+                guess = None
+            else:
+                snapshot = ref.get()
+                current = dict(snapshot.to_dict() or {}) if snapshot.exists else None
+                update_time = snapshot.update_time
+            new = fn(None if current is None else dict(current))
             if new is None:
+                if guessed:
+                    continue  # a guess decides nothing that is not written: read it
                 return None
             data = {**new, "key": key}
             try:
                 if current is None:
-                    ref.create(data)
+                    result = ref.create(data)
                 else:
                     stale = {name: self._firestore.DELETE_FIELD for name in current}
-                    ref.update(
+                    result = ref.update(
                         {**stale, **data},
-                        option=self._client.write_option(last_update_time=snapshot.update_time),
+                        option=self._client.write_option(last_update_time=update_time),
                     )
             except (gexc.Conflict, gexc.FailedPrecondition):
-                continue  # another writer got there first
+                with self._lock:
+                    self._written.pop(slot, None)
+                continue  # another writer got there first: read and re-decide
+            with self._lock:
+                self._written[slot] = (data, result.update_time)
+                self._written.move_to_end(slot)
+                while len(self._written) > self._written_max:
+                    self._written.popitem(last=False)
             return new
         raise RuntimeError(f"state update of {collection}/{key} lost {self.max_attempts} races")
 
