@@ -118,7 +118,9 @@ def validate(body: dict[str, Any]) -> tuple[SubTaskMessage | None, list[FieldPro
     )
     if stamp is not None:
         try:
-            values["timestamp"] = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+            # _TS_RE fixed the shape; fromisoformat checks it is a real date and time and is
+            # ~10x cheaper than strptime (which showed in the normaliser's profile)
+            values["timestamp"] = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
         except ValueError:
             problems.append(
                 FieldProblem(
