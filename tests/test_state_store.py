@@ -61,3 +61,11 @@ def test_a_decision_to_store_nothing_is_taken_on_the_real_record(state: StateSto
     assert state.update("things", "absent", only_if_open) is None
     assert seen == [None, None]  # the guess "absent" is checked by a read before giving up
     assert state.get("things", "absent") is None
+
+
+def test_a_document_deleted_behind_a_remembered_write_is_recreated(state: StateStore) -> None:
+    assert isinstance(state, FirestoreStore)
+    state.update("things", "gone", lambda current: {"n": 1})
+    state._ref("things", "gone").delete()  # e.g. a TTL policy or an operator
+    assert state.update("things", "gone", lambda current: {"n": (current or {}).get("n", 0) + 1})
+    assert state.get("things", "gone") == {"n": 1, "key": "gone"}

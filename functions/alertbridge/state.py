@@ -108,10 +108,12 @@ class FirestoreStore:
                         {**stale, **data},
                         option=self._client.write_option(last_update_time=update_time),
                     )
-            except (gexc.Conflict, gexc.FailedPrecondition):
+            except (gexc.Conflict, gexc.FailedPrecondition, gexc.NotFound):
+                # another writer got there first (or the document was deleted under a
+                # remembered write): forget the guess, read and re-decide
                 with self._lock:
                     self._written.pop(slot, None)
-                continue  # another writer got there first: read and re-decide
+                continue
             with self._lock:
                 self._written[slot] = (data, result.update_time)
                 self._written.move_to_end(slot)
