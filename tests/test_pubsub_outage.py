@@ -86,3 +86,26 @@ def test_the_publisher_keeps_working_after_a_publish_to_a_missing_topic(runtime:
         runtime.publisher.publish_and_wait([OutgoingMessage("no-such-topic", b"x", {})])
     ids = runtime.publisher.publish_and_wait([OutgoingMessage("alertbridge-ingest", b"y", {})])
     assert len(ids) == 1 and ids[0]
+
+
+def test_publish_without_waiting_resolves_once_all_are_confirmed_or_fails_whole(
+    runtime: Runtime, ingest: TopicWatch
+) -> None:
+    """The normaliser's non-blocking path: one future per message set, never a partial ack."""
+    from alertbridge.pubsub import OutgoingMessage, PublishError
+
+    mixed = runtime.publisher.publish(
+        [
+            OutgoingMessage("alertbridge-ingest", b"a", {}),
+            OutgoingMessage("no-such-topic", b"b", {}),
+        ]
+    )
+    with pytest.raises(PublishError):
+        mixed.result(timeout=10)
+    good = runtime.publisher.publish(
+        [OutgoingMessage("alertbridge-ingest", f"m{i}".encode(), {}) for i in range(5)]
+    )
+    ids = good.result(timeout=10)
+    assert len(ids) == 5 and len(set(ids)) == 5
+    assert runtime.publisher.publish([]).result(timeout=1) == []
+    assert {m.data for m in ingest.pull(6)} >= {f"m{i}".encode() for i in range(5)}

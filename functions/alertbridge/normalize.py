@@ -108,28 +108,33 @@ def alerts_for(envelope: IngestEnvelope, tenants: Tenants) -> list[tuple[Alert, 
     return [(alert, route_to_tenant(alert, tenants)) for alert in adapter(envelope, tenants)]
 
 
-def handle_message(
+@dataclass
+class Plan:
+    """What one ingest message turns into: the messages to publish, and how to settle."""
+
+    messages: list[OutgoingMessage]
+    outcome: Outcome
+    routed: list[tuple[Alert, str]] = field(default_factory=list)
+    source: str = "unknown"
+    request_id: str | None = None
+
+
+def plan_message(
     runtime: Runtime, data: bytes, attributes: Mapping[str, str], message_id: str | None = None
-) -> Outcome:
-    """Normalise one ingest message. Returns once everything is durably published;
-    raises (PublishError or a bug) so the message is redelivered."""
+) -> Plan:
+    """Everything before the publish: envelope, adapter, routing, run order (Firestore).
+    Raises on a transient failure (the message is then redelivered)."""
     try:
         envelope = IngestEnvelope.from_message(data, attributes, message_id)
         routed = alerts_for(envelope, runtime.tenants)
     except (AdapterError, EnvelopeError) as exc:
         reason = exc.reason if isinstance(exc, AdapterError) else "not_an_envelope"
-        runtime.publisher.publish_and_wait(
-            [dead_letter_message(runtime, data, attributes, reason, str(exc), message_id)]
-        )
-        runtime.metrics.count("dead_lettered", str(attributes.get("source", "unknown")))
-        log.warning(
-            "dead-lettered",
-            reason=reason,
-            detail=str(exc)[:300],
-            source=attributes.get("source"),
+        return Plan(
+            [dead_letter_message(runtime, data, attributes, reason, str(exc), message_id)],
+            Outcome(dead_letter_reason=reason, dead_letter_detail=str(exc)),
+            source=str(attributes.get("source", "unknown")),
             request_id=attributes.get("request_id"),
         )
-        return Outcome(dead_letter_reason=reason, dead_letter_detail=str(exc))
     if envelope.source in ORDERED_SOURCES:
         keep = {a.id for a in runorder.apply(runtime.state, [a for a, _ in routed])}
         for alert, _ in routed:
@@ -141,8 +146,27 @@ def handle_message(
                     request_id=alert.request_id,
                 )
         routed = [(a, t) for a, t in routed if a.id in keep]
-    runtime.publisher.publish_and_wait([alert_message(alert, topic) for alert, topic in routed])
-    for alert, topic in routed:
+    return Plan(
+        [alert_message(alert, topic) for alert, topic in routed],
+        Outcome(alerts=[alert for alert, _ in routed]),
+        routed,
+    )
+
+
+def settle(runtime: Runtime, plan: Plan) -> Outcome:
+    """After the publish was confirmed: count and log what was published."""
+    outcome = plan.outcome
+    if outcome.dead_letter_reason is not None:
+        runtime.metrics.count("dead_lettered", plan.source)
+        log.warning(
+            "dead-lettered",
+            reason=outcome.dead_letter_reason,
+            detail=str(outcome.dead_letter_detail)[:300],
+            source=plan.source,
+            request_id=plan.request_id,
+        )
+        return outcome
+    for alert, topic in plan.routed:
         runtime.metrics.count("alerts_published", alert.source, alert.status)
         log.info(
             "alert published",
@@ -153,7 +177,17 @@ def handle_message(
             topic=topic,
             request_id=alert.request_id,
         )
-    return Outcome(alerts=[alert for alert, _ in routed])
+    return outcome
+
+
+def handle_message(
+    runtime: Runtime, data: bytes, attributes: Mapping[str, str], message_id: str | None = None
+) -> Outcome:
+    """Normalise one ingest message. Returns once everything is durably published;
+    raises (PublishError or a bug) so the message is redelivered."""
+    plan = plan_message(runtime, data, attributes, message_id)
+    runtime.publisher.publish_and_wait(plan.messages)
+    return settle(runtime, plan)
 
 
 def handle_cloud_event(runtime: Runtime, data: Mapping[str, Any]) -> Outcome:

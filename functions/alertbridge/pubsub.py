@@ -236,6 +236,39 @@ class Publisher:
         self._last_success = time.time()
         return ids
 
+    def publish(self, messages: Sequence[OutgoingMessage]) -> Future[list[str]]:
+        """Publish without waiting: the returned future resolves with every message id once
+        Pub/Sub confirmed them all, or fails with PublishError if any failed. Its callbacks
+        run on the batcher's flusher thread, so they must not block."""
+        import time
+
+        combined: Future[list[str]] = Future()
+        futures = [self._submit(m) for m in messages]
+        if not futures:
+            combined.set_result([])
+            return combined
+        remaining = [len(futures)]
+        lock = threading.Lock()
+
+        def one_done(_: Future[str]) -> None:
+            with lock:
+                remaining[0] -= 1
+                if remaining[0]:
+                    return
+            failure = next((f.exception() for f in futures if f.exception()), None)
+            if failure is not None:
+                self._last_failure = time.time()
+                error = PublishError(f"{type(failure).__name__}: {failure}")
+                error.__cause__ = failure
+                combined.set_exception(error)
+            else:
+                self._last_success = time.time()
+                combined.set_result([f.result() for f in futures])
+
+        for future in futures:
+            future.add_done_callback(one_done)
+        return combined
+
     def _submit(self, m: OutgoingMessage) -> Future[str]:
         return self._batcher.publish(self.topic_path(m.topic), m.data, m.attributes, m.ordering_key)
 
