@@ -1,10 +1,10 @@
 """The normaliser as a long-running streaming-pull subscriber (local stack, benchmarks).
 
 In production Eventarc pushes each ingest message to the ``normalize`` function and
-the subscription's dead-letter policy caps redelivery. Here the worker pulls, calls
-the same ``handle_message``, acks only once everything is published, nacks on a
-transient failure, and dead-letters after ``max_delivery_attempts`` itself (the
-emulator does not enforce dead-letter policies).
+the subscription's dead-letter policy caps redelivery. Here the worker pulls, runs the
+same steps as ``handle_message`` (plan, publish, settle), acks only once everything is
+published, nacks on a transient failure, and dead-letters after ``max_delivery_attempts``
+itself (the emulator does not enforce dead-letter policies).
 """
 
 from __future__ import annotations
