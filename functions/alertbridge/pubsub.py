@@ -219,22 +219,15 @@ class Publisher:
         return self._last_failure
 
     def publish_and_wait(self, messages: Sequence[OutgoingMessage]) -> list[str]:
-        """Publish every message and wait for all; raise PublishError if any failed."""
+        """Publish every message and wait for all; raise PublishError if any failed or
+        Pub/Sub did not confirm within the publish timeout."""
         import time
 
-        futures = [(m, self._submit(m)) for m in messages]
-        ids: list[str] = []
-        failure: BaseException | None = None
-        for _message, future in futures:
-            try:
-                ids.append(future.result(timeout=self.timeout_s + 1.0))
-            except (FutureTimeout, Exception) as exc:
-                failure = failure or exc
-        if failure is not None:
+        try:
+            return self.publish(messages).result(timeout=self.timeout_s + 1.0)
+        except FutureTimeout as exc:
             self._last_failure = time.time()
-            raise PublishError(f"{type(failure).__name__}: {failure}") from failure
-        self._last_success = time.time()
-        return ids
+            raise PublishError(f"no confirmation within {self.timeout_s + 1.0:g} s") from exc
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> Future[list[str]]:
         """Publish without waiting: the returned future resolves with every message id once
