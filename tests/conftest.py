@@ -88,6 +88,10 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="session")
 def firestore_emulator() -> Iterator[Emulator]:
     """Started only when a test needs durable state (Adobe run order, notifier)."""
+    host = os.environ.get("ALERTBRIDGE_TEST_FIRESTORE_HOST")
+    if host:  # reuse a running emulator (faster local iterations)
+        yield Emulator(kind="firestore", port=int(host.rsplit(":", 1)[1]))
+        return
     emu = Emulator(kind="firestore").start()
     try:
         yield emu
