@@ -20,6 +20,15 @@ def _float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+def _hops(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number of proxies >= 0, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     project_id: str = DEFAULT_PROJECT
@@ -38,6 +47,9 @@ class Settings:
     adobe_client_secret: str | None = field(default=None, repr=False)
     adobe_key_host: str = ADOBE_KEY_HOST
     adobe_key_ttl_s: float = 24 * 3600.0
+    # Proxies whose X-Forwarded-For entries are trusted, counted from the right: 1 on Cloud
+    # Functions (Google's front end appends the caller's address), 0 = the socket peer.
+    trusted_proxy_hops: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -65,4 +77,5 @@ class Settings:
             adobe_client_secret=env.get("ALERTBRIDGE_ADOBE_CLIENT_SECRET") or None,
             adobe_key_host=env.get("ALERTBRIDGE_ADOBE_KEY_HOST", ADOBE_KEY_HOST).rstrip("/"),
             adobe_key_ttl_s=_float("ALERTBRIDGE_ADOBE_KEY_TTL", 24 * 3600.0),
+            trusted_proxy_hops=_hops("ALERTBRIDGE_TRUSTED_PROXY_HOPS", 1),
         )
