@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import requests
 
-from alertbridge import passwords
 from alertbridge.ingress.token import CLIENT_BURST, USER_FAILURE_BURST
 from alertbridge.ratelimit import TokenBuckets
 from alertbridge.runtime import Runtime
@@ -34,9 +33,9 @@ def trust_hops(runtime: Runtime, hops: int) -> None:
     runtime.settings = dataclasses.replace(runtime.settings, trusted_proxy_hops=hops)
 
 
-def guess(client: Any, username: str, password: str = "guess", **environ: str) -> Any:
+def guess(client: Any, username: str, attempt: str = "guess", **environ: str) -> Any:
     """A password-grant request; ``environ`` sets the socket peer (REMOTE_ADDR)."""
-    form = {"grant_type": "password", "username": username, "password": password}
+    form = {"grant_type": "password", "username": username, "password": attempt}
     return client.post(TOKEN, data=form, environ_base=dict(environ))
 
 
@@ -54,7 +53,9 @@ SENDERS = {
     # Cloud Functions: Google's front end appends the address it saw as the last entry.
     "one front end appends the real address": Sender(1, lambda i: f"10.9.{i}.1, 203.0.113.9"),
     # A load balancer in front of the front end: client, then the LB's own entry (varies).
-    "two proxies, the last entry varies": Sender(2, lambda i: f"10.9.{i}.1, 203.0.113.9, 35.1.{i}.2"),
+    "two proxies, the last entry varies": Sender(
+        2, lambda i: f"10.9.{i}.1, 203.0.113.9, 35.1.{i}.2"
+    ),
     # Fewer entries than trusted hops: the header is the client's own, so the peer counts.
     "fewer entries than trusted hops": Sender(2, lambda i: f"10.9.{i}.1"),
     # No proxy trusted: only the socket peer identifies the client.
@@ -114,7 +115,7 @@ def count_scrypt(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
             calls.append((kwargs["n"], kwargs["r"], kwargs["p"]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(passwords.hashlib, "scrypt", counting)
+    monkeypatch.setattr(hashlib, "scrypt", counting)  # the module passwords.py calls
     return calls
 
 

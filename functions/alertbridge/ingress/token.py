@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 
 from flask import Request
 
@@ -49,28 +50,43 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 # Brute-force protection: 5 wrong secrets per account, then one more every 12 s; 30 attempts
-# per client address, then one per second. Checked before scrypt runs, so a flood costs
-# no hashing.
+# per client address, then one per second. Both are charged before scrypt runs, so a flood
+# costs no hashing and concurrent guesses cannot all pass a check that a failure updates
+# only later; a login that succeeds gets its account token back.
 USER_FAILURE_BURST, USER_FAILURES_PER_S = 5.0, 1 / 12
 CLIENT_BURST, CLIENT_PER_S = 30.0, 1.0
 
 
-def client_address(request: Request) -> str:
-    """Cloud Run puts the caller first in X-Forwarded-For."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[0].strip() or request.remote_addr or "unknown"
+def client_address(request: Request, trusted_hops: int) -> str:
+    """The address the outermost trusted proxy saw: the ``trusted_hops``-th
+    X-Forwarded-For entry from the right (each proxy appends the peer it saw; anything to
+    the left of that was written by the client). With no proxy trusted, or fewer entries
+    than trusted proxies (the request did not come through them), the socket peer.
+    Same rule as werkzeug's ``ProxyFix(x_for=trusted_hops)``."""
+    peer = request.remote_addr or "unknown"
+    if trusted_hops < 1:
+        return peer
+    header = ",".join(request.headers.getlist("X-Forwarded-For"))
+    entries = [entry.strip() for entry in header.split(",")] if header else []
+    if len(entries) < trusted_hops:
+        return peer
+    return entries[-trusted_hops] or peer
 
 
-def throttle(runtime: Runtime, request: Request, username: str) -> None:
-    wait = runtime.limits.take(
-        f"login-client:{client_address(request)}", CLIENT_PER_S, CLIENT_BURST
-    )
-    if (
-        wait is None
-        and runtime.limits.peek(f"login-user:{username}", USER_FAILURES_PER_S, USER_FAILURE_BURST)
-        < 1
-    ):
-        wait = 12
+def account_key(username: str, known: bool) -> str:
+    """Known accounts and unknown usernames are separate kinds of bucket, so spraying made-up
+    names cannot evict a real account's counter; unknown names are hashed (bounded size)."""
+    if known:
+        return f"login-account:{username}"
+    return "login-unknown:" + hashlib.sha256(username.encode()).hexdigest()
+
+
+def throttle(runtime: Runtime, request: Request, key: str) -> None:
+    """Charge the client address, then the account; 429 if either is spent."""
+    client = client_address(request, runtime.settings.trusted_proxy_hops)
+    wait = runtime.limits.take(f"login-client:{client}", CLIENT_PER_S, CLIENT_BURST)
+    if wait is None:
+        wait = runtime.limits.take(key, USER_FAILURES_PER_S, USER_FAILURE_BURST)
     if wait is not None:
         raise ApiError(
             429,
@@ -114,11 +130,12 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
         )
     if runtime.keyring is None:
         raise unavailable("token signing keys are not configured")
-    throttle(runtime, request, username)
     found = runtime.tenants.account(username)
+    key = account_key(username, found is not None)
+    throttle(runtime, request, key)
     if not verify_secret(password, found[0].password_hash if found else None) or found is None:
-        runtime.limits.take(f"login-user:{username}", USER_FAILURES_PER_S, USER_FAILURE_BURST)
         raise failure
+    runtime.limits.give_back(key, USER_FAILURES_PER_S, USER_FAILURE_BURST)
     token, ttl = issue_token(runtime.keyring, username, found[1], now=runtime.clock())
     scope = (
         form.get("client_id") if grant == "password" and form.get("client_id") else DEFAULT_SCOPE
