@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from alertbridge import passwords
 from alertbridge.runtime import Runtime
 from alertbridge.tokens import ALGORITHM, AUDIENCE, ISSUER
-from conftest import TopicWatch, subtask_body
+from conftest import TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"
 
@@ -133,3 +133,56 @@ def test_comparisons_are_constant_time_by_construction() -> None:
 
     assert "hmac.compare_digest" in inspect.getsource(passwords.verify_secret)
     assert "hmac.compare_digest" in inspect.getsource(adobe_signature.verify)
+
+
+def tenants_without(change: Any) -> Any:
+    """The example tenants file with ``change(data)`` applied: a later edit of the file."""
+    import yaml
+
+    from alertbridge.tenants import parse_tenants
+    from conftest import EXAMPLE_TENANTS
+
+    data = yaml.safe_load(EXAMPLE_TENANTS.read_text(encoding="utf-8"))
+    change(data)
+    return parse_tenants(data)
+
+
+def rebound_acme(data: dict[str, Any]) -> None:
+    """acme-etl moves from tenant 4242 to 5151; 4242 gets an account of its own."""
+    acme, globex = data["tenants"]
+    moved = acme["service_accounts"][0]
+    acme["service_accounts"] = [dict(moved, username="acme-etl-2")]
+    globex["service_accounts"].append(moved)
+
+
+def removed_acme(data: dict[str, Any]) -> None:
+    """acme-etl is deleted; tenant 4242 keeps another account."""
+    acme = data["tenants"][0]
+    acme["service_accounts"] = [dict(acme["service_accounts"][0], username="acme-etl-2")]
+
+
+def removed_tenant(data: dict[str, Any]) -> None:
+    del data["tenants"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        (removed_acme, 401, "Authorization"),  # a new token would not be issued either
+        (rebound_acme, 403, "Tenant-ID"),  # a new token would not name 4242
+        (removed_tenant, 403, "Tenant-ID"),
+    ],
+    ids=lambda c: getattr(c, "__name__", ""),
+)
+def test_a_token_issued_before_the_account_or_tenant_was_removed_is_refused(
+    client: Any, runtime: Runtime, ingest: TopicWatch, change: Any, status: int, field: str
+) -> None:
+    token = token_for(client, "4242")
+    headers = {"Tenant-ID": "4242", "Authorization": f"Bearer {token}"}
+    assert client.post(PATH, json=subtask_body(), headers=headers).status_code == 202
+    assert len(ingest.pull(1)) == 1
+    runtime.tenants = tenants_without(change)  # the tenants file changed; the token has not
+    response = client.post(PATH, json=subtask_body(jobId="job-after"), headers=headers)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.get_json()["details"][0]["field"] == field
+    assert len(ingest.quiet(1.0)) == 1  # only the message sent before the change

@@ -93,6 +93,13 @@ def authorize(runtime: Runtime, request: Request) -> tuple[TokenClaims, str]:
     tenant = runtime.tenants.get(tenant_id)
     if tenant is None:
         raise forbidden(f"tenant {tenant_id!r} is not configured")
+    # A token outlives edits of the tenants file by up to 30 min: its account must still
+    # exist and still be bound to the tenant, or a removed account keeps posting.
+    account = runtime.tenants.account(claims.subject)
+    if account is None:
+        raise unauthorized("the token's account no longer exists")
+    if tenant_id not in account[1]:
+        raise forbidden(f"the token's account is no longer bound to tenant {tenant_id!r}")
     limit = tenant.rate_limit
     wait = runtime.limits.take(f"tenant:{tenant_id}", limit.requests_per_second, limit.burst)
     if wait is not None:
