@@ -216,3 +216,24 @@ def test_an_unknown_user_costs_the_same_scrypt_as_a_wrong_password_through_the_e
         del body["request_id"]  # differs per request; nothing else may
     assert bodies[0] == bodies[1]
     assert len(after_known) == 1 and scrypt_runs == after_known * 2  # one run each, same n/r/p
+
+
+def test_ipv6_clients_are_counted_per_64_so_rotating_addresses_in_it_does_not_help(
+    client: Any, runtime: Runtime
+) -> None:
+    frozen(runtime)
+    statuses = [
+        client.post(
+            TOKEN,
+            data={"grant_type": "password", "username": f"u{i}", "password": "x"},
+            headers={"X-Forwarded-For": f"2001:db8:1:2:{i:x}::{i + 1:x}"},  # one /64
+        ).status_code
+        for i in range(int(CLIENT_BURST) + 2)
+    ]
+    assert statuses == [400] * int(CLIENT_BURST) + [429, 429], statuses
+    neighbour = client.post(  # the next /64 is someone else
+        TOKEN,
+        data={"grant_type": "password", "username": "u-other", "password": "x"},
+        headers={"X-Forwarded-For": "2001:db8:1:3::1"},
+    )
+    assert neighbour.status_code == 400

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ipaddress
 
 from flask import Request
 
@@ -73,6 +74,20 @@ def client_address(request: Request, trusted_hops: int) -> str:
     return entries[-trusted_hops] or peer
 
 
+def client_key(address: str) -> str:
+    """The bucket key of a client address: IPv6 per /64 (one subscriber's allocation, so
+    rotating through it earns no new budget), IPv4 and IPv4-mapped IPv6 per address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "login-client:" + hashlib.sha256(address.encode()).hexdigest()  # bounded size
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is None:
+            return f"login-client:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+        ip = ip.ipv4_mapped
+    return f"login-client:{ip}"
+
+
 def account_key(username: str, known: bool) -> str:
     """Known accounts and unknown usernames are separate kinds of bucket, so spraying made-up
     names cannot evict a real account's counter; unknown names are hashed (bounded size)."""
@@ -84,7 +99,7 @@ def account_key(username: str, known: bool) -> str:
 def throttle(runtime: Runtime, request: Request, key: str) -> None:
     """Charge the client address, then the account; 429 if either is spent."""
     client = client_address(request, runtime.settings.trusted_proxy_hops)
-    wait = runtime.limits.take(f"login-client:{client}", CLIENT_PER_S, CLIENT_BURST)
+    wait = runtime.limits.take(client_key(client), CLIENT_PER_S, CLIENT_BURST)
     if wait is None:
         wait = runtime.limits.take(key, USER_FAILURES_PER_S, USER_FAILURE_BURST)
     if wait is not None:
