@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import json
 import os
 import re
@@ -23,6 +24,9 @@ from conftest import EXAMPLE_TENANTS, ROOT
 
 TF = ROOT / "terraform"
 TF_FILES = sorted(TF.rglob("*.tf"))
+needs_terraform = pytest.mark.skipif(
+    shutil.which("terraform") is None, reason="terraform binary not installed"
+)
 
 
 def unquote(value: Any) -> Any:
@@ -31,10 +35,17 @@ def unquote(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def parse_hcl(text: str) -> dict[str, Any]:
+    """python-hcl2 is slow (seconds for the module); every file is parsed once per run."""
+    parsed: dict[str, Any] = hcl2.loads(text)
+    return parsed
+
+
 def blocks_in(kind: str, text: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(type, name, body) of every `resource` or `data` block (kind) in HCL text."""
     out = []
-    for block in hcl2.loads(text).get(kind, []):
+    for block in parse_hcl(text).get(kind, []):
         for rtype, named in block.items():
             for name, body in named.items():
                 out.append((unquote(rtype), unquote(name), body))
@@ -202,9 +213,10 @@ def test_every_resource_and_data_source_argument_exists_in_the_provider_schema()
         for e in schema_errors(kind, rtype, name, body, schemas)
     ]
     assert not errors, "\n".join(errors)
-    # the check saw the whole module: 40+ google resources, nested and dynamic blocks included
+    # the check saw the whole module: 35 google resources (one function block for_each over
+    # the functions map replaced four copies), nested and dynamic blocks included
     google = [b for _, t, _, b, _ in found if t.startswith("google_")]
-    assert len(google) >= 40 and sum(map(count_names, google)) >= 300
+    assert len(google) >= 35 and sum(map(count_names, google)) >= 225
     assert {t for k, t, *_ in found if k == "data"} >= {"google_project", "archive_file"}
 
 
@@ -348,12 +360,13 @@ def test_terraform_is_formatted() -> None:
 
 
 def test_every_tenant_in_the_tenants_file_gets_a_topic() -> None:
-    main = (TF / "main.tf").read_text()
+    config = (TF / "modules" / "config" / "main.tf").read_text()
     # the topics come from yamldecode of the same file the runtime reads ...
-    assert "yamldecode(local.tenants_yaml).tenants" in main
-    assert 'coalesce(try(t.topic, null), "alerts-${id}")' in main
+    assert "yamldecode(file(var.tenants_file)).tenants" in config
+    assert 'coalesce(try(t.topic, null), "alerts-${id}")' in config
+    assert "tenants_file                  = var.tenants_file" in (TF / "config.tf").read_text()
     (topic,) = [b for t, n, b, _ in resources() if t == "google_pubsub_topic" and n == "tenant"]
-    assert unquote(topic["for_each"]) == "${local.tenant_topics}"
+    assert unquote(topic["for_each"]) == "${module.config.tenant_topics}"
     # ... and that expression, evaluated on the example file, names every tenant's topic,
     # the same names the runtime routes to.
     from alertbridge.tenants import load_tenants
@@ -364,6 +377,14 @@ def test_every_tenant_in_the_tenants_file_gets_a_topic() -> None:
     }
     runtime_topics = {t.id: t.topic_name for t in load_tenants(EXAMPLE_TENANTS)}
     assert terraform_topics == runtime_topics and len(runtime_topics) == 2
+
+
+@needs_terraform
+def test_terraform_itself_names_every_tenant_topic_as_the_runtime_does(config_root: Path) -> None:
+    from alertbridge.tenants import load_tenants
+
+    runtime_topics = {t.id: t.topic_name for t in load_tenants(EXAMPLE_TENANTS)}
+    assert evaluate(config_root)["tenant_topics"] == runtime_topics
 
 
 def test_every_subscription_dead_letters_or_says_why_not() -> None:
@@ -411,35 +432,63 @@ def test_no_service_account_gets_project_wide_publisher_editor_or_owner() -> Non
         if t == "google_pubsub_topic_iam_member" and unquote(b["role"]) == "roles/pubsub.publisher"
     ]
     topics = {n: str(b["topic"]) for n, b in publishers}
-    assert "google_pubsub_topic.ingest.name" in topics["ingest_publisher"]
-    assert "each.value.name" in topics["normalize_tenant_publisher"]  # for_each over tenant topics
-    assert "google_pubsub_topic.dead_letter.name" in topics["normalize_dead_letter_publisher"]
-
-
-def test_one_service_account_per_function() -> None:
-    functions = [(n, b) for t, n, b, _ in resources() if t == "google_cloudfunctions2_function"]
-    assert {n for n, _ in functions} == {"http", "normalize", "notify", "poll_cih"}
-    accounts = {str(first(b["service_config"])["service_account_email"]) for _, b in functions}
-    assert accounts == {
-        "${google_service_account.function[each.key].email}",
-        "${google_service_account.normalize.email}",
-        "${google_service_account.notify.email}",
-        "${google_service_account.poll_cih.email}",
+    assert set(topics) == {
+        "ingest_publisher",
+        "tenant_publisher",
+        "dead_letter_publisher",
+        "agent_dead_letter_publisher",
     }
+    assert "google_pubsub_topic.ingest.name" in topics["ingest_publisher"]
+    assert "google_pubsub_topic.tenant[each.value.tenant].name" in topics["tenant_publisher"]
+    assert "google_pubsub_topic.dead_letter.name" in topics["dead_letter_publisher"]
+    assert "google_pubsub_topic.dead_letter.name" in topics["agent_dead_letter_publisher"]
+    # every function-facing grant is for_each over what the functions map says it needs
+    grants = [
+        (t, n, b)
+        for t, n, b, _ in resources()
+        if t.endswith("_iam_member") and "local.function_sa" in str(b.get("member"))
+    ]
+    assert len(grants) >= 8
+    for t, n, b in grants:
+        assert "local.grants." in str(b["for_each"]), f"{t}.{n} is not derived from the map"
+
+
+def test_one_function_resource_and_one_service_account_per_function() -> None:
+    functions = [(n, b) for t, n, b, _ in resources() if t == "google_cloudfunctions2_function"]
+    assert [n for n, _ in functions] == ["function"]  # for_each over the map, not a copy each
+    ((_, function),) = functions
+    assert unquote(function["for_each"]) == "${module.config.functions}"
+    accounts = [b for t, n, b, _ in resources() if t == "google_service_account"]
+    assert len(accounts) == 2  # one per function, and the push identity
+    (per_function,) = [
+        b for t, n, b, _ in resources() if t == "google_service_account" and n == "function"
+    ]
+    assert per_function["for_each"] == function["for_each"]
+    own = "${google_service_account.function[each.key].email}"
+    assert first(function["service_config"])["service_account_email"] == own
+    (trigger,) = [
+        spec for d in function["dynamic"] for k, spec in d.items() if unquote(k) == "event_trigger"
+    ]
+    assert first(trigger["content"])["service_account_email"] == own
 
 
 def test_functions_use_a_python_3_11_plus_runtime_and_secrets_come_from_secret_manager() -> None:
     default = unquote(variables()["python_runtime"]["default"])
     assert re.fullmatch(r"python3(1[1-9])", default)
-    http = next(
-        b for t, n, b, _ in resources() if t == "google_cloudfunctions2_function" and n == "http"
-    )
-    service = first(http["service_config"])
+    function = next(b for t, n, b, _ in resources() if t == "google_cloudfunctions2_function")
+    service = first(function["service_config"])
     assert "secret_environment_variables" in json.dumps(service)
-    env_keys = set(
-        (TF / "main.tf").read_text().split("common_env = {", 1)[1].split("}", 1)[0].split()
+    config = (TF / "modules" / "config" / "main.tf").read_text()
+    env_keys = set(config.split("common_env = {", 1)[1].split("}", 1)[0].split())
+    assert "ALERTBRIDGE_TENANTS_FILE" in env_keys
+    assert (
+        not {
+            "ALERTBRIDGE_JWT_KEYS",
+            "ALERTBRIDGE_ADOBE_CLIENT_SECRET",
+            "ALERTBRIDGE_TENANTS",
+        }
+        & env_keys
     )
-    assert not {"ALERTBRIDGE_JWT_KEYS", "ALERTBRIDGE_ADOBE_CLIENT_SECRET"} & env_keys
 
 
 def test_no_secret_value_is_written_in_a_tf_file() -> None:
@@ -448,19 +497,41 @@ def test_no_secret_value_is_written_in_a_tf_file() -> None:
         r"\"(?![A-Z][A-Z0-9_]*\")[^\"$]+\"",
         re.I,
     )  # an env var name is not a value
+    # Secret values are added out of band, so they never enter state: the one version the
+    # module writes is the tenants file (hashes, routing), from that file, and only when no
+    # existing secret is named instead.
+    versions = [
+        (t, n, b)
+        for kind, t, n, b, _ in module_blocks()
+        if t == "google_secret_manager_secret_version"
+    ]
+    assert [n for _, n, _ in versions] == ["tenants"], "values belong out of band"
+    ((_, _, tenants),) = versions
+    assert tenants["secret_data"] == "${file(var.tenants_file)}"
+    assert "var.tenants_secret_id == null" in tenants["count"]
     for path in TF_FILES:
         text = path.read_text()
-        assert "google_secret_manager_secret_version" not in text, (
-            f"{path}: values belong out of band"
-        )
         assert not secretish.search(text), f"{path}: literal secret"
         assert "scrypt$" not in text and "BEGIN PRIVATE KEY" not in text
 
 
-def test_every_variable_is_typed_and_described() -> None:
-    for name, body in variables().items():
-        assert body.get("type"), f"variable {name} has no type"
-        assert body.get("description"), f"variable {name} has no description"
+def test_every_variable_and_output_is_typed_and_described() -> None:
+    for folder in (TF, TF / "modules" / "config"):
+        parsed = hcl2.loads((folder / "variables.tf").read_text())
+        declared = {unquote(k): v for block in parsed["variable"] for k, v in block.items()}
+        assert declared
+        for name, body in declared.items():
+            assert body.get("type"), f"{folder}: variable {name} has no type"
+            assert body.get("description"), f"{folder}: variable {name} has no description"
+        outputs = hcl2.loads((folder / "outputs.tf").read_text())["output"]
+        for block in outputs:
+            for name, body in block.items():
+                assert body.get("description"), f"{folder}: output {name} has no description"
+    # the module passes every input of the config module, and only those
+    config = hcl2.loads((TF / "config.tf").read_text())["module"][0]['"config"']
+    inner = hcl2.loads((TF / "modules" / "config" / "variables.tf").read_text())["variable"]
+    wanted = {unquote(k) for block in inner for k in block}
+    assert {k for k in config if not is_marker(k)} - {"source"} == wanted
 
 
 def test_module_layout_and_example() -> None:
@@ -514,9 +585,6 @@ def test_checkov_passes_with_every_skip_justified() -> None:
 MAIN_PY = ROOT / "functions" / "main.py"
 # Entry points the map deploys ahead of main.py: written on another branch at the same time.
 PENDING_ENTRY_POINTS = {"sweep"}  # issue 14 item 1: the notifier's auto-resolve sweep
-needs_terraform = pytest.mark.skipif(
-    shutil.which("terraform") is None, reason="terraform binary not installed"
-)
 
 
 def entry_points() -> dict[str, str]:
@@ -548,15 +616,21 @@ def config_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(TF / "config.tf", root)
     shutil.copytree(TF / "modules", root / "modules")
     (root / "outputs.tf").write_text('output "config" {\n  value = module.config\n}\n')
+    (root / "terraformrc").write_text("")  # no user CLI configuration (plugin caches, mirrors)
     result = subprocess.run(
         ["terraform", "init", "-input=false", "-no-color", "-backend=false"],
         cwd=root,
+        env=terraform_env(root),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return root
+
+
+def terraform_env(root: Path) -> dict[str, str]:
+    return {**os.environ, "TF_CLI_CONFIG_FILE": str(root / "terraformrc"), "TF_IN_AUTOMATION": "1"}
 
 
 def evaluate(root: Path, tenants: Path = EXAMPLE_TENANTS, **inputs: Any) -> dict[str, Any]:
@@ -571,7 +645,13 @@ def evaluate(root: Path, tenants: Path = EXAMPLE_TENANTS, **inputs: Any) -> dict
     run = f"{len(list(root.glob('*.tfvars.json')))}"
     (root / f"{run}.tfvars.json").write_text(json.dumps(variables))
     state = root / f"{run}.tfstate"
-    common = {"cwd": root, "capture_output": True, "text": True, "timeout": 120}
+    common = {
+        "cwd": root,
+        "env": terraform_env(root),
+        "capture_output": True,
+        "text": True,
+        "timeout": 120,
+    }
     applied = subprocess.run(
         [
             "terraform",
@@ -681,11 +761,17 @@ def test_each_function_gets_the_env_secrets_and_grants_its_code_needs(config_roo
         assert set(f["publishes"]) == need.get("publishes", set()), name
         assert (name in grants["ingest_publisher"]) == ("ingest" in f["publishes"]), name
         assert (name in grants["dead_letter_publisher"]) == ("dead_letter" in f["publishes"])
-        tenant_grants = {g["tenant"] for g in grants["tenant_publisher"].values() if g["function"] == name}
-        assert tenant_grants == (set(config["tenant_topics"]) if "tenants" in f["publishes"] else set())
+        tenant_grants = {
+            g["tenant"] for g in grants["tenant_publisher"].values() if g["function"] == name
+        }
+        assert tenant_grants == (
+            set(config["tenant_topics"]) if "tenants" in f["publishes"] else set()
+        )
         assert (name in grants["firestore"]) == need.get("firestore", False), name
         # /health probes the ingest topic wherever the code publishes to it
-        assert (name in grants["ingest_viewer"]) == ("ingest" in f["publishes"] or name == "normalize")
+        assert (name in grants["ingest_viewer"]) == (
+            "ingest" in f["publishes"] or name == "normalize"
+        )
     # nothing else may read the tenants file's secret, and everything needs it
     assert set(grants["tenants_reader"]) == set(functions)
 
@@ -730,7 +816,9 @@ def test_adobe_client_id_is_required_when_a_tenant_lists_an_ims_org(
     assert adobe["ALERTBRIDGE_ADOBE_CLIENT_ID"] == "abc123"
     assert adobe["ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT"] == "false"
     opted_in = evaluate(config_root, adobe_allow_missing_recipient=True)
-    assert opted_in["functions"]["adobe"]["env"]["ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT"] == "true"
+    assert (
+        opted_in["functions"]["adobe"]["env"]["ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT"] == "true"
+    )
     # without Adobe tenants the client id may stay empty
     data = yaml.safe_load(EXAMPLE_TENANTS.read_text())
     for tenant in data["tenants"]:
@@ -828,7 +916,9 @@ def archive_listing(source_dir: Path, excludes: list[str]) -> set[str]:
     for here, dirs, files in os.walk(source_dir, followlinks=True):
         rel_here = Path(here).relative_to(source_dir)
         dirs[:] = [d for d in dirs if not excluded((rel_here / d).as_posix())]
-        found |= {(rel_here / f).as_posix() for f in files if not excluded((rel_here / f).as_posix())}
+        found |= {
+            (rel_here / f).as_posix() for f in files if not excluded((rel_here / f).as_posix())
+        }
     return found
 
 
