@@ -616,21 +616,26 @@ def config_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(TF / "config.tf", root)
     shutil.copytree(TF / "modules", root / "modules")
     (root / "outputs.tf").write_text('output "config" {\n  value = module.config\n}\n')
-    (root / "terraformrc").write_text("")  # no user CLI configuration (plugin caches, mirrors)
-    result = subprocess.run(
-        ["terraform", "init", "-input=false", "-no-color", "-backend=false"],
-        cwd=root,
-        env=terraform_env(root),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    (root / "terraformrc").write_text("")
+    result = terraform(root, "init", "-backend=false")
     assert result.returncode == 0, result.stdout + result.stderr
     return root
 
 
-def terraform_env(root: Path) -> dict[str, str]:
-    return {**os.environ, "TF_CLI_CONFIG_FILE": str(root / "terraformrc"), "TF_IN_AUTOMATION": "1"}
+def terraform(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run terraform in root without the user's CLI configuration (plugin caches, mirrors)."""
+    return subprocess.run(
+        ["terraform", *args, "-input=false", "-no-color"],
+        cwd=root,
+        env={
+            **os.environ,
+            "TF_CLI_CONFIG_FILE": str(root / "terraformrc"),
+            "TF_IN_AUTOMATION": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def evaluate(root: Path, tenants: Path = EXAMPLE_TENANTS, **inputs: Any) -> dict[str, Any]:
@@ -644,53 +649,53 @@ def evaluate(root: Path, tenants: Path = EXAMPLE_TENANTS, **inputs: Any) -> dict
     }
     run = f"{len(list(root.glob('*.tfvars.json')))}"
     (root / f"{run}.tfvars.json").write_text(json.dumps(variables))
-    state = root / f"{run}.tfstate"
-    common = {
-        "cwd": root,
-        "env": terraform_env(root),
-        "capture_output": True,
-        "text": True,
-        "timeout": 120,
-    }
-    applied = subprocess.run(
-        [
-            "terraform",
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            f"-var-file={run}.tfvars.json",
-            f"-state={state}",
-        ],
-        **common,  # type: ignore[call-overload]
-    )
+    state = f"-state={run}.tfstate"
+    applied = terraform(root, "apply", "-auto-approve", f"-var-file={run}.tfvars.json", state)
     if applied.returncode != 0:
         raise TerraformError(applied.stderr)
     out = subprocess.run(
-        ["terraform", "output", "-no-color", "-json", f"-state={state}", "config"], **common
-    )  # type: ignore[call-overload]
+        ["terraform", "output", "-no-color", "-json", state, "config"],
+        cwd=root,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": str(root / "terraformrc")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     config: dict[str, Any] = json.loads(out.stdout)
     return config
 
 
+def polling_tenants(tmp_path: Path) -> Path:
+    """The example tenants file with globex polling CIH (which deploys the poller)."""
+    data = yaml.safe_load(EXAMPLE_TENANTS.read_text())
+    data["tenants"][1]["informatica"]["poll"] = {
+        "base_url": "https://usw3.dm-us.informaticacloud.com",
+        "session_env": "GLOBEX_CIH_SESSION",
+    }
+    polling = tmp_path / "tenants.yaml"
+    polling.write_text(yaml.safe_dump(data))
+    return polling
+
+
 @needs_terraform
-def test_the_functions_map_deploys_every_entry_point_of_main_py(config_root: Path) -> None:
+def test_the_functions_map_deploys_every_entry_point_of_main_py(
+    config_root: Path, tmp_path: Path
+) -> None:
     defined = entry_points()
     assert {"token", "subtask", "informatica", "adobe", "normalize", "notify"} <= set(defined)
-    # ingress (all routes on one function) and the poller are in the map, off by default
-    # and deployed only when some tenant polls, respectively
-    functions = evaluate(config_root, functions={"ingress": {"enabled": True}})["functions"]
-    polling = EXAMPLE_TENANTS.parent / "tenants.poll.test.yaml"
-    assert not polling.exists()
+    # ingress (all routes on one function) is in the map but off unless enabled; the poller
+    # is deployed when some tenant polls
+    functions = evaluate(
+        config_root, tenants=polling_tenants(tmp_path), functions={"ingress": {"enabled": True}}
+    )["functions"]
     deployed = {f["entry_point"]: (name, f) for name, f in functions.items()}
-    missing = set(defined) - set(deployed) - {"poll_cih"}
+    assert all(name == entry for entry, (name, _) in deployed.items())
+    missing = set(defined) - set(deployed)
     assert not missing, f"entry points of main.py the map does not deploy: {missing}"
     unknown = set(deployed) - set(defined) - PENDING_ENTRY_POINTS
     assert not unknown, f"the map deploys entry points main.py does not define: {unknown}"
     for entry, kind in defined.items():
-        if entry not in deployed:
-            continue
         name, f = deployed[entry]
         if kind == "http":  # senders call it from the internet and authenticate to it
             assert (f["trigger"], f["invoker"]) == ("http", "public"), name
@@ -704,14 +709,7 @@ def test_the_functions_map_deploys_every_entry_point_of_main_py(config_root: Pat
 def test_the_poller_is_in_the_map_only_when_a_tenant_polls(
     config_root: Path, tmp_path: Path
 ) -> None:
-    data = yaml.safe_load(EXAMPLE_TENANTS.read_text())
-    data["tenants"][1]["informatica"]["poll"] = {
-        "base_url": "https://usw3.dm-us.informaticacloud.com",
-        "session_env": "GLOBEX_CIH_SESSION",
-    }
-    polling = tmp_path / "tenants.yaml"
-    polling.write_text(yaml.safe_dump(data))
-    config = evaluate(config_root, tenants=polling)
+    config = evaluate(config_root, tenants=polling_tenants(tmp_path))
     poller = config["functions"]["poll_cih"]
     assert poller["entry_point"] in entry_points()
     assert (poller["trigger"], poller["event_topic"]) == ("event", "cih_poll")
