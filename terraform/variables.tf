@@ -61,6 +61,14 @@ variable "functions" {
     max_instance_count = optional(number)
   }))
   default = {}
+  validation {
+    condition = alltrue([
+      for f in values(var.functions) : (f.max_instance_count == null ? true : f.max_instance_count >= 1)
+      && (f.min_instance_count == null ? true : f.min_instance_count >= 0)
+      && (f.timeout_seconds == null ? true : f.timeout_seconds >= 1 && f.timeout_seconds <= 3600)
+    ])
+    error_message = "functions: max_instance_count must be at least 1, min_instance_count at least 0, timeout_seconds 1-3600."
+  }
 }
 
 variable "function_scaling" {

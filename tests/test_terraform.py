@@ -873,6 +873,10 @@ def test_the_sweep_runs_every_minute_on_a_tick_more_consumers_can_share(
 def test_an_unknown_function_override_is_refused(config_root: Path) -> None:
     with pytest.raises(TerraformError, match="normalise"):
         evaluate(config_root, functions={"normalise": {"max_instance_count": 3}})
+    with pytest.raises(TerraformError, match="cannot be disabled"):
+        evaluate(config_root, functions={"notify": {"enabled": False}})
+    with pytest.raises(TerraformError, match="max_instance_count must be at least 1"):
+        evaluate(config_root, functions={"sweep": {"max_instance_count": 0}})
     scaled = evaluate(config_root, functions={"normalize": {"max_instance_count": 3}})
     assert scaled["functions"]["normalize"]["max_instance_count"] == 3
 

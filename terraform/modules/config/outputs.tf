@@ -7,6 +7,10 @@ output "functions" {
     error_message = "functions: overrides name a function the module does not have: ${join(", ", setsubtract(keys(var.functions), keys(local.catalogue)))} (known: ${join(", ", sort(keys(local.catalogue)))})."
   }
   precondition {
+    condition     = contains(keys(local.functions), "normalize") && contains(keys(local.functions), "notify")
+    error_message = "functions: normalize and notify carry every alert (the push subscriptions call them); they cannot be disabled."
+  }
+  precondition {
     condition     = length(local.adobe_orgs) == 0 || var.adobe_client_id != ""
     error_message = "adobe_client_id must be set: a tenant lists adobe.ims_org_ids, and without the client id the Adobe endpoint cannot refuse events meant for another registration (recipient_client_id)."
   }
