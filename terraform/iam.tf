@@ -121,7 +121,16 @@ resource "google_cloud_run_service_iam_member" "push_invoker" {
   member   = "serviceAccount:${google_service_account.push.email}"
 }
 
-# Event functions are invoked by their own Eventarc trigger, as their own service account.
+# Event functions are invoked by their own Eventarc trigger, as their own service account:
+# the Pub/Sub agent mints its tokens (granted by default only where the agent was enabled
+# after 8 April 2021; explicit here so older projects work too).
+resource "google_service_account_iam_member" "agent_token_creator_event" {
+  for_each           = toset(local.grants.self)
+  service_account_id = google_service_account.function[each.key].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
 resource "google_cloud_run_service_iam_member" "self_invoker" {
   for_each = toset(local.grants.self)
   project  = var.project_id
