@@ -5,50 +5,14 @@
  */
 
 locals {
-  # The one source of truth: the runtime validates this file on load, Terraform only reads it.
-  tenants_yaml = file(var.tenants_file)
-  tenants      = { for t in yamldecode(local.tenants_yaml).tenants : tostring(t.id) => t }
-  tenant_topics = {
-    for id, t in local.tenants : id => coalesce(try(t.topic, null), "alerts-${id}")
-  }
   source_dir = coalesce(var.source_dir, "${path.module}/../functions")
-
-  ingest_topic      = "${var.prefix}-ingest"
-  dead_letter_topic = "${var.prefix}-dead-letter"
-
-  publishing_functions = { for k, v in var.http_functions : k => v if v.publishes }
-
-  # Tenants with on-call destinations get a notifier subscription; the secrets they name
-  # (routing keys, webhook URLs) become Secret Manager secrets mapped to those env vars.
-  notify_tenants = { for id, t in local.tenants : id => t if try(t.notify, null) != null }
-  # Tenants whose CIH events are polled; the session ids they name are secrets too.
-  poll_tenants     = { for id, t in local.tenants : id => t if try(t.informatica.poll, null) != null }
-  poll_session_env = toset([for t in values(local.poll_tenants) : t.informatica.poll.session_env])
-  notify_secret_env = toset(compact(flatten([
-    for t in values(local.notify_tenants) : [
-      try(t.notify.pagerduty.routing_key_env, ""),
-      try(t.notify.slack.webhook_url_env, ""),
-    ]
-  ])))
+  # the functions the Pub/Sub push subscriptions call
+  normalize = google_cloudfunctions2_function.function["normalize"]
+  notify    = google_cloudfunctions2_function.function["notify"]
 
   secrets = {
     jwt_keys            = "${var.prefix}-jwt-keys"
     adobe_client_secret = "${var.prefix}-adobe-client-secret"
-  }
-  secret_env = {
-    jwt_keys            = "ALERTBRIDGE_JWT_KEYS"
-    adobe_client_secret = "ALERTBRIDGE_ADOBE_CLIENT_SECRET"
-  }
-
-  common_env = {
-    ALERTBRIDGE_PROJECT               = var.project_id
-    ALERTBRIDGE_TENANTS               = local.tenants_yaml
-    ALERTBRIDGE_INGEST_TOPIC          = local.ingest_topic
-    ALERTBRIDGE_DEAD_LETTER_TOPIC     = local.dead_letter_topic
-    ALERTBRIDGE_JWT_ACTIVE_KID        = var.jwt_active_kid
-    ALERTBRIDGE_ADOBE_CLIENT_ID       = var.adobe_client_id
-    ALERTBRIDGE_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
-    LOG_EXECUTION_ID                  = "true"
   }
 }
 
@@ -61,6 +25,8 @@ resource "google_project_service" "apis" {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
     "firestore.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
@@ -77,7 +43,7 @@ resource "google_pubsub_topic" "ingest" {
   #checkov:skip=CKV_GCP_83:Google-managed encryption by default; set var.kms_key_name for CMEK (CSEK is not offered for Pub/Sub)
   project      = var.project_id
   kms_key_name = var.kms_key_name
-  name         = local.ingest_topic
+  name         = module.config.ingest_topic
   # Raw events are kept so a fixed normaliser can replay them by seek.
   message_retention_duration = var.ingest_retention
   labels                     = var.labels
@@ -88,7 +54,7 @@ resource "google_pubsub_topic" "dead_letter" {
   #checkov:skip=CKV_GCP_83:Google-managed encryption by default; set var.kms_key_name for CMEK (CSEK is not offered for Pub/Sub)
   project                    = var.project_id
   kms_key_name               = var.kms_key_name
-  name                       = local.dead_letter_topic
+  name                       = module.config.dead_letter_topic
   message_retention_duration = var.ingest_retention
   labels                     = var.labels
   depends_on                 = [google_project_service.apis]
@@ -96,7 +62,7 @@ resource "google_pubsub_topic" "dead_letter" {
 
 resource "google_pubsub_topic" "tenant" {
   #checkov:skip=CKV_GCP_83:Google-managed encryption by default; set var.kms_key_name for CMEK (CSEK is not offered for Pub/Sub)
-  for_each     = local.tenant_topics
+  for_each     = module.config.tenant_topics
   kms_key_name = var.kms_key_name
   project      = var.project_id
   name         = each.value
@@ -117,10 +83,10 @@ resource "google_pubsub_subscription" "normalize" {
   labels                     = var.labels
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.normalize.service_config[0].uri
+    push_endpoint = local.normalize.service_config[0].uri
     oidc_token {
       service_account_email = google_service_account.push.email
-      audience              = google_cloudfunctions2_function.normalize.service_config[0].uri
+      audience              = local.normalize.service_config[0].uri
     }
   }
   dead_letter_policy {
@@ -153,19 +119,21 @@ resource "google_pubsub_subscription" "dead_letter_inspect" {
 # The notifier: one ordered push subscription per tenant with destinations, so a resolve
 # never overtakes its trigger (ordering key = dedup_key).
 resource "google_pubsub_subscription" "notify" {
-  for_each                = local.notify_tenants
+  for_each                = toset(module.config.notify_tenants)
   project                 = var.project_id
   name                    = "${var.prefix}-notify-${each.key}"
   topic                   = google_pubsub_topic.tenant[each.key].id
   enable_message_ordering = true
-  ack_deadline_seconds    = 60
-  labels                  = var.labels
+  # Above the notifier's delivery budget (ALERTBRIDGE_NOTIFY_BUDGET_S = this - 30 s), so
+  # Pub/Sub does not redeliver while a slow destination is still being tried.
+  ack_deadline_seconds = var.notify_ack_deadline_seconds
+  labels               = var.labels
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.notify.service_config[0].uri
+    push_endpoint = local.notify.service_config[0].uri
     oidc_token {
       service_account_email = google_service_account.push.email
-      audience              = google_cloudfunctions2_function.notify.service_config[0].uri
+      audience              = local.notify.service_config[0].uri
     }
   }
   dead_letter_policy {
@@ -208,7 +176,7 @@ resource "google_pubsub_subscription" "tenant" {
 # ---- Secrets (values are added out of band, so they never enter Terraform state) --------
 
 resource "google_secret_manager_secret" "notify" {
-  for_each  = local.notify_secret_env
+  for_each  = toset(module.config.notify_secret_env)
   project   = var.project_id
   secret_id = "${var.prefix}-${lower(replace(each.value, "_", "-"))}"
   labels    = var.labels
@@ -227,6 +195,27 @@ resource "google_secret_manager_secret" "secret" {
     auto {}
   }
   depends_on = [google_project_service.apis]
+}
+
+# The tenants file (password hashes, routing names): a secret mounted into every function.
+# Unless tenants_secret_id names an existing secret, the module adds the file as a version:
+# its content is then in Terraform state (as the version's data, marked sensitive), though
+# no longer in any function's environment.
+resource "google_secret_manager_secret" "tenants" {
+  count     = var.tenants_secret_id == null ? 1 : 0
+  project   = var.project_id
+  secret_id = "${var.prefix}-tenants"
+  labels    = var.labels
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "tenants" {
+  count       = var.tenants_secret_id == null ? 1 : 0
+  secret      = google_secret_manager_secret.tenants[0].id
+  secret_data = file(var.tenants_file)
 }
 
 # ---- Firestore (run order of Adobe flows) ----------------------------------------------
@@ -261,7 +250,10 @@ data "archive_file" "source" {
   type        = "zip"
   source_dir  = local.source_dir
   output_path = "${path.root}/.build/${var.prefix}-source.zip"
-  excludes    = ["**/__pycache__/**", "**/*.pyc", "*.egg-info/**"]
+  # Only what the functions run: no tests, build metadata or bytecode caches. Globs need
+  # hashicorp/archive >= 2.5.0 (doublestar matching); a matching directory is left out whole.
+  excludes         = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/tests"]
+  output_file_mode = "0644" # the same archive, and hash, whatever the local umask
 }
 
 resource "google_storage_bucket_object" "source" {

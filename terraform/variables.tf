@@ -51,22 +51,23 @@ variable "python_runtime" {
   }
 }
 
-variable "http_functions" {
-  description = "HTTP entry points in functions/main.py to deploy, by short name: entry point, whether it publishes to the ingest topic, and which secrets it reads."
+variable "functions" {
+  description = "Per-function overrides of the module's functions map (modules/config/main.tf), by name: token, subtask, informatica, adobe, ingress (every route on one function, off by default), normalize, notify, poll_cih, sweep. Set enabled, available_memory, timeout_seconds, min_instance_count or max_instance_count."
   type = map(object({
-    entry_point = string
-    publishes   = bool
-    secrets     = list(string)
+    enabled            = optional(bool)
+    available_memory   = optional(string)
+    timeout_seconds    = optional(number)
+    min_instance_count = optional(number)
+    max_instance_count = optional(number)
   }))
-  default = {
-    token       = { entry_point = "token", publishes = false, secrets = ["jwt_keys"] }
-    subtask     = { entry_point = "subtask", publishes = true, secrets = ["jwt_keys"] }
-    informatica = { entry_point = "informatica", publishes = true, secrets = ["jwt_keys"] }
-    adobe       = { entry_point = "adobe", publishes = true, secrets = ["adobe_client_secret"] }
-  }
+  default = {}
   validation {
-    condition     = alltrue([for k, v in var.http_functions : can(regex("^[a-z][a-z0-9_]{0,30}$", k))])
-    error_message = "http_functions keys must be short lowercase names."
+    condition = alltrue([
+      for f in values(var.functions) : (f.max_instance_count == null ? true : f.max_instance_count >= 1)
+      && (f.min_instance_count == null ? true : f.min_instance_count >= 0)
+      && (f.timeout_seconds == null ? true : f.timeout_seconds >= 1 && f.timeout_seconds <= 3600)
+    ])
+    error_message = "functions: max_instance_count must be at least 1, min_instance_count at least 0, timeout_seconds 1-3600."
   }
 }
 
@@ -146,9 +147,43 @@ variable "jwt_active_kid" {
 }
 
 variable "adobe_client_id" {
-  description = "Client id of the Adobe I/O Events registration (recipient_client_id). Not a secret."
+  description = "Client id of the Adobe I/O Events registration: events whose recipient_client_id differs are refused. Not a secret. Required when a tenant lists adobe.ims_org_ids."
   type        = string
   default     = ""
+}
+
+variable "adobe_allow_missing_recipient" {
+  description = "Accept Adobe events that carry no recipient client id at all (only for senders that cannot add it); false refuses them."
+  type        = bool
+  default     = false
+}
+
+variable "tenants_secret_id" {
+  description = "Id of an existing Secret Manager secret (in project_id) holding the tenants file, so its content never enters Terraform state. null: the module creates the secret and a version from tenants_file (the content is then in state, as that version's data). Either way tenants_file must be the same content: topics and routing are read from it."
+  type        = string
+  default     = null
+}
+
+variable "tenants_secret_version" {
+  description = "Version of tenants_secret_id to mount (a number, or latest). Functions read the file once per instance, so pin a number to roll a change out as a new revision."
+  type        = string
+  default     = "latest"
+}
+
+variable "notify_ack_deadline_seconds" {
+  description = "Ack deadline of the notifier's push subscriptions (60-600). The notifier's delivery budget (ALERTBRIDGE_NOTIFY_BUDGET_S) is this minus 30 s and its timeout at least this, so a slow destination never makes Pub/Sub redeliver while the first attempt runs."
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.notify_ack_deadline_seconds >= 60 && var.notify_ack_deadline_seconds <= 600
+    error_message = "notify_ack_deadline_seconds must be between 60 and 600 (Pub/Sub allows 10-600; the notifier needs at least 60)."
+  }
+}
+
+variable "tick_schedule" {
+  description = "Cron schedule (UTC) of the shared tick topic that periodic functions (the auto-resolve sweep) are triggered by."
+  type        = string
+  default     = "* * * * *"
 }
 
 variable "create_firestore_database" {

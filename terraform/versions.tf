@@ -7,7 +7,7 @@ terraform {
     }
     archive = {
       source  = "hashicorp/archive"
-      version = ">= 2.4.0"
+      version = ">= 2.5.0"
     }
   }
 }

@@ -13,12 +13,19 @@ variable "region" {
   default     = "europe-west1"
 }
 
+variable "adobe_client_id" {
+  description = "Client id of the Adobe I/O Events registration (the example tenants list Adobe orgs, so it is required)."
+  type        = string
+}
+
 module "alertbridge" {
   source       = "../.."
   project_id   = var.project_id
   region       = var.region
   tenants_file = "${path.module}/../../../config/tenants.example.yaml"
   source_dir   = "${path.module}/../../../functions"
+
+  adobe_client_id = var.adobe_client_id
   tenant_subscriptions = {
     acme-critical = {
       tenant_id = "4242"
