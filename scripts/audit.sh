@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# pip-audit over the exact versions installed in .venv (our "lock"): fails on a known
-# vulnerability. Dependencies the vulnerability service cannot see are listed, not fatal.
+# pip-audit over requirements-dev.lock (the runtime lock's versions plus the dev tools, each
+# pinned with its hashes): fails on a known vulnerability. Dependencies the vulnerability
+# service cannot see are listed, not fatal. The lock, not the venv, is audited: it is what
+# every install (and, through functions/requirements.txt, every deploy) gets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/pip freeze --exclude-editable > .venv/audit-requirements.txt
-.venv/bin/pip-audit -r .venv/audit-requirements.txt --no-deps --progress-spinner off
+.venv/bin/pip-audit -r requirements-dev.lock --require-hashes --no-deps --disable-pip \
+  --progress-spinner off

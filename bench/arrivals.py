@@ -1,0 +1,121 @@
+"""When messages come out of a pipeline: a streaming pull that timestamps each key, and the
+paced sender that sets it against the time each request was sent."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+import requests.adapters
+
+from alertbridge.emulator import wait_until
+from alertbridge.pubsub import ensure_subscription, make_subscriber_client
+from bench.harness import percentile, subtask_body
+
+
+class ArrivalClock:
+    """Streaming pull on a topic, recording when each key arrives (key from the message)."""
+
+    def __init__(
+        self, emulator_host: str, project: str, topic: str, key: Callable[[bytes], str]
+    ) -> None:
+        self.subscriber = make_subscriber_client(emulator_host)
+        self.path = ensure_subscription(
+            self.subscriber, project, f"clock-{uuid.uuid4().hex[:6]}", topic
+        )
+        self.arrived: dict[str, float] = {}
+        self.count = 0
+        self._key = key
+        self._lock = threading.Lock()
+
+        def on_message(message: Any) -> None:
+            now = time.perf_counter()
+            try:
+                key: str | None = self._key(message.data)
+            except (KeyError, TypeError, ValueError):
+                key = None  # not one of ours (e.g. a CIH alert from an earlier phase)
+            with self._lock:
+                self.count += 1
+                if key is not None:
+                    self.arrived.setdefault(key, now)
+            message.ack()  # always: an unacked message would be redelivered and cost CPU
+
+        self._future = self.subscriber.subscribe(self.path, on_message)
+
+    def close(self) -> None:
+        self._future.cancel()
+        self.subscriber.close()
+
+
+def every_message_key(data: bytes) -> str:
+    """A key unique per delivery: the relay's output has no id of its own, every message counts."""
+    return hashlib.sha256(data).hexdigest() + uuid.uuid4().hex
+
+
+def drain_markers(
+    pipelines: list[tuple[str, dict[str, str], ArrivalClock]], tag: str, timeout: float = 300
+) -> float:
+    """Send one marker through each pipeline and wait until every marker came out."""
+    started = time.perf_counter()
+    keys = []
+    for index, (url, headers, _clock) in enumerate(pipelines):
+        key = f"job-marker{tag}-{index}"
+        body = subtask_body(30_000_000 + index) | {"jobId": key}
+        requests.post(url, json=body, headers=headers, timeout=30).raise_for_status()
+        keys.append(key)
+    wait_until(
+        lambda: all(k in c.arrived for k, (_, _, c) in zip(keys, pipelines, strict=True)),
+        timeout,
+        0.1,
+    )
+    return time.perf_counter() - started
+
+
+def paced_latency(
+    url: str,
+    headers: dict[str, str],
+    make_body: Callable[[int], Any],
+    clock: ArrivalClock,
+    key_of: Callable[[int], str],
+    rate: int,
+    seconds: float,
+) -> dict[str, float]:
+    total = int(rate * seconds)
+    sent: dict[str, float] = {}
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+    failures = 0
+
+    def send(i: int) -> None:
+        nonlocal failures
+        body = make_body(i)
+        sent[key_of(i)] = time.perf_counter()
+        status = session.post(url, data=body, headers=headers, timeout=10).status_code
+        if status >= 300:
+            failures += 1
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, i)
+    # the clock may already hold keys of an earlier run: wait for this run's own keys
+    wait_until(lambda: sum(1 for k in list(sent) if k in clock.arrived) >= total, 30, 0.05)
+    latencies = [(clock.arrived[k] - t) * 1000 for k, t in sent.items() if k in clock.arrived]
+    return {
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": max(latencies) if latencies else float("nan"),
+        "sent": float(total),
+        "arrived": float(len(latencies)),
+        "lost": float(total - len(latencies)),
+        "failed_posts": float(failures),
+    }

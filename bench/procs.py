@@ -1,0 +1,142 @@
+"""Processes under measurement: start them in their own session (so a stop takes the
+gunicorn workers too) and read their peak RSS from /proc."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bench.harness import ROOT
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen[bytes]
+    name: str
+
+    def pids(self) -> list[int]:
+        """The process and its children (gunicorn master + workers)."""
+        out = [self.popen.pid]
+        try:
+            children = subprocess.run(
+                ["pgrep", "-g", str(self.popen.pid)], capture_output=True, text=True
+            ).stdout.split()
+            out += [int(p) for p in children if int(p) != self.popen.pid]
+        except (OSError, ValueError):
+            pass
+        return out
+
+    def peak_rss_mib(self) -> float:
+        peak = 0
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if match:
+                peak = max(peak, int(match.group(1)))
+        return peak / 1024
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+
+
+def spawn(argv: list[str], env: dict[str, str], name: str) -> Proc:
+    log = open(Path(tempfile.gettempdir()) / f"alertbridge-bench-{name}.log", "ab")  # noqa: SIM115
+    popen = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    return Proc(popen, name)
+
+
+def functions_framework(
+    target: str,
+    source: Path,
+    port: int,
+    env: dict[str, str],
+    name: str,
+    python: str = sys.executable,
+) -> Proc:
+    return spawn(
+        [
+            python,
+            "-m",
+            "functions_framework",
+            "--target",
+            target,
+            "--source",
+            str(source),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env,
+        name,
+    )
+
+
+def http_ok(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback only
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+    return True
+
+
+def status_of(request: Callable[[str], int], url: str) -> int:
+    """The request's status, or 999 while the server is not answering yet."""
+    try:
+        return request(url)
+    except requests.RequestException:
+        return 999
+
+
+DEPLOYED_VENV = ROOT / "bench" / ".venv-deployed"
+
+
+def deployed_python() -> str:
+    """An interpreter with only what Cloud Functions installs (functions/requirements.txt),
+    and our sources compiled to bytecode as site-packages are, so cold start is measured as
+    deployed: the dev venv also holds test and audit tools (rich among them, which structlog
+    imports when it is present) that a deployed function never loads. Both sides use it."""
+    python = DEPLOYED_VENV / "bin" / "python"
+    requirements = ROOT / "functions" / "requirements.txt"
+    stamp = DEPLOYED_VENV / ".requirements"
+    if not stamp.exists() or stamp.read_text() != requirements.read_text():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(DEPLOYED_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)], check=True
+        )
+        stamp.write_text(requirements.read_text())
+    subprocess.run(
+        [str(python), "-m", "compileall", "-q", str(ROOT / "functions"), str(ROOT / "bench")],
+        check=True,
+    )
+    return str(python)

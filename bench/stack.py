@@ -1,0 +1,174 @@
+"""The stack under measurement, started only as far as the selected scenarios need it:
+emulators, provisioned topics and the Adobe key host (the backend), then alertbridge's HTTP
+function and normaliser next to the naive baseline's HTTP function and relay (the services)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alertbridge.adobe_keys import KeyServer, SigningKey
+from alertbridge.devstack import provision
+from alertbridge.emulator import Emulator, free_port, wait_until
+from alertbridge.pubsub import (
+    ensure_subscription,
+    ensure_topics,
+    make_publisher_client,
+    make_subscriber_client,
+)
+from alertbridge.tenants import Tenants, load_tenants
+from alertbridge.tokens import Keyring, issue_token
+from bench.harness import ROOT, Report, bench_tenants
+from bench.procs import Proc, functions_framework, http_ok, spawn
+
+
+@dataclass
+class Backend:
+    pubsub: Emulator
+    firestore: Emulator
+    key_server: KeyServer
+    adobe_key: SigningKey
+    ours_env: dict[str, str]
+    naive_env: dict[str, str]
+    admin: Any  # publisher client, for topics
+    sub_admin: Any  # subscriber client, for subscriptions
+
+
+@dataclass
+class Services:
+    ours: Proc
+    naive: Proc
+    normalizer: Proc
+    relay: Proc
+    ours_url: str
+    naive_url: str
+
+
+class Stack:
+    """Started lazily and stopped once, whatever was started."""
+
+    def __init__(self) -> None:
+        work = Path(tempfile.mkdtemp(prefix="alertbridge-bench-"))
+        self.tenants_file = bench_tenants(work / "tenants.yaml")
+        self.keyring = Keyring.generate("bench")
+        self.tenants: Tenants = load_tenants(self.tenants_file)
+        self.procs: list[Proc] = []
+        self._backend: Backend | None = None
+        self._services: Services | None = None
+        self._workers_stopped = False
+        token_4242, _ = issue_token(self.keyring, "acme-etl", ["4242"])
+        self.auth = {"Tenant-ID": "4242", "Authorization": f"Bearer {token_4242}"}
+
+    def backend(self) -> Backend:
+        if self._backend is None:
+            pubsub, firestore = Emulator().start(), Emulator(kind="firestore").start()
+            key_server = KeyServer().start()
+            adobe_key = key_server.publish(SigningKey())
+            base_env = {
+                **os.environ,
+                "PUBSUB_EMULATOR_HOST": pubsub.host,
+                "FIRESTORE_EMULATOR_HOST": firestore.host,
+                "PYTHONUNBUFFERED": "1",
+            }
+            ours_env = {
+                **base_env,
+                "ALERTBRIDGE_PROJECT": "bench-ours",
+                "ALERTBRIDGE_TENANTS_FILE": str(self.tenants_file),
+                "ALERTBRIDGE_JWT_KEYS": json.dumps(
+                    {k: v.decode() for k, v in self.keyring.keys.items()}
+                ),
+                "ALERTBRIDGE_ADOBE_KEY_HOST": key_server.url,
+            }
+            naive_env = {**base_env, "NAIVE_PROJECT": "bench-naive"}
+            self._backend = Backend(
+                pubsub,
+                firestore,
+                key_server,
+                adobe_key,
+                ours_env,
+                naive_env,
+                make_publisher_client(pubsub.host, ordering=False),
+                make_subscriber_client(pubsub.host),
+            )
+            provision(pubsub.host, "bench-ours", self.tenants)
+            ensure_topics(self._backend.admin, "bench-naive", ["naive-in", "naive-out"])
+            ensure_subscription(
+                self._backend.sub_admin, "bench-naive", "naive-relay", "naive-in", ack_deadline_s=60
+            )
+        return self._backend
+
+    def services(self) -> Services:
+        if self._services is None:
+            backend = self.backend()
+            ours_port, naive_port = free_port(), free_port()
+            ours = functions_framework(
+                "ingress", ROOT / "functions" / "main.py", ours_port, backend.ours_env, "ours-http"
+            )
+            naive = functions_framework(
+                "publish",
+                ROOT / "bench" / "naive" / "main.py",
+                naive_port,
+                backend.naive_env,
+                "naive-http",
+            )
+            normalizer = spawn(
+                [sys.executable, "-m", "alertbridge.cli", "worker"],
+                backend.ours_env,
+                "ours-normalize",
+            )
+            relay = spawn(
+                [sys.executable, str(ROOT / "bench" / "naive" / "relay.py")],
+                backend.naive_env,
+                "naive-relay",
+            )
+            self.procs += [ours, naive, normalizer, relay]
+            services = Services(
+                ours,
+                naive,
+                normalizer,
+                relay,
+                f"http://127.0.0.1:{ours_port}",
+                f"http://127.0.0.1:{naive_port}",
+            )
+            assert wait_until(
+                lambda: (
+                    http_ok(services.ours_url + "/health") and http_ok(services.naive_url + "/")
+                ),
+                60,
+                0.1,
+            )
+            self._services = services
+        return self._services
+
+    def stop_workers(self) -> None:
+        """Stop the normaliser and the relay (the drain and the Adobe ingress run without)."""
+        if self._services is not None and not self._workers_stopped:
+            for proc in (self._services.normalizer, self._services.relay):
+                proc.stop()
+                self.procs.remove(proc)
+            self._workers_stopped = True
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+        if self._backend is not None:
+            self._backend.key_server.stop()
+            self._backend.pubsub.stop()
+            self._backend.firestore.stop()
+
+
+@dataclass
+class Context:
+    """What a scenario gets: the stack, the report, the run's sizes, and the figures a later
+    scenario compares against (the naive function's req/s from the ingress scenario)."""
+
+    stack: Stack
+    report: Report
+    seconds: int
+    backlog: int
+    naive_rps: float | None = None

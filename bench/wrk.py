@@ -1,0 +1,64 @@
+"""The wrk runner: a closed-loop load of POSTs whose body varies per request (`__N__`)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+
+WRK_SCRIPT = """
+counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{headers}
+request = function()
+  counter = counter + 1
+  local body = string.gsub(wrk.body_template, "__N__", tostring(counter))
+  return wrk.format(nil, nil, nil, body)
+end
+wrk.body_template = [[{body}]]
+"""
+
+
+def run_wrk(
+    url: str,
+    body: str,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int = 16,
+    vary: bool = True,
+) -> dict[str, float]:
+    header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+    script = WRK_SCRIPT.format(headers=header_lines, body=body)
+    if not vary:
+        script = script.replace(
+            'string.gsub(wrk.body_template, "__N__", tostring(counter))', "wrk.body_template"
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            handle.name,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99_ms = float("nan")
+    if p99:
+        value, unit = float(p99.group(1)), p99.group(2)
+        p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    return {"rps": rps, "non2xx": float(non2xx.group(1)) if non2xx else 0.0, "p99_ms": p99_ms}

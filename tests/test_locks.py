@@ -1,0 +1,74 @@
+"""The dependency locks: exact pins with hashes, the deploy archive's requirements generated
+from the runtime lock (runtime only), and a pyproject.toml edit without `make lock` caught
+offline by the inputs digest the locks record (scripts/lock.py --check, run by CI)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from conftest import ROOT
+
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+LOCKED = ("requirements.lock", "requirements-dev.lock", "functions/requirements.txt")
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name -> version of every requirement line; each must be an exact pin with a hash."""
+    text = path.read_text()
+    found: dict[str, str] = {}
+    for entry in re.split(r"\n(?=[^\s#])", text):
+        if not entry.strip() or entry.lstrip().startswith("#"):
+            continue
+        match = PIN.match(entry)
+        assert match, f"{path.name}: not an exact pin: {entry.splitlines()[0]}"
+        assert "--hash=sha256:" in entry, f"{path.name}: {match.group(1)} has no hash"
+        found[canonicalize_name(match.group(1))] = match.group(2)
+    return found
+
+
+def declared(extra: str | None = None) -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return {canonicalize_name(Requirement(spec).name) for spec in specs}
+
+
+def test_deployed_requirements_are_the_runtime_lock_exactly_pinned_with_no_dev_tools() -> None:
+    deployed = pins(ROOT / "functions" / "requirements.txt")
+    assert deployed == pins(ROOT / "requirements.lock")
+    assert declared() <= deployed.keys()
+    dev_only = declared("dev") - declared()
+    assert not dev_only & deployed.keys(), "dev tools would be uploaded to Cloud Functions"
+
+
+def test_dev_lock_pins_the_dev_extra_and_the_runtime_at_the_same_versions() -> None:
+    dev, runtime = pins(ROOT / "requirements-dev.lock"), pins(ROOT / "requirements.lock")
+    assert declared("dev") | declared() <= dev.keys()
+    assert {name: dev[name] for name in runtime} == runtime
+
+
+def test_lock_check_fails_offline_when_pyproject_changed_without_make_lock(
+    tmp_path: Path,
+) -> None:
+    for name in ("pyproject.toml", *LOCKED):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('  "requests>=2.31",', '  "requests>=2.32",', 1)
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lock.py"), "--check", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "requirements.lock" in out.stderr and "run `make lock`" in out.stderr
