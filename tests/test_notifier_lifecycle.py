@@ -26,6 +26,7 @@ from alertbridge.notify.handler import FIRED, SendInFlight, handle_alert
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, TenantsFileError, loads_tenants
+from alertbridge.worker import NotifyWorker
 from conftest import ROOT, TopicWatch
 
 FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=5)
@@ -275,6 +276,19 @@ def test_sweep_entry_point_runs_on_a_scheduler_tick(
     assert response.status_code == 200
     (message,) = topic.pull(1)
     assert message.attributes["status"] == "resolved"
+
+
+def test_the_local_notify_worker_sweeps_on_its_own_tick_and_sends_the_resolve(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer, clock: Clock
+) -> None:
+    send(runtime, subtask_alert(clock))
+    clock.advance(timedelta(hours=24, seconds=1))
+    worker = NotifyWorker(runtime, sweep_every_s=0.1).start()
+    try:
+        sent = destinations.wait_for(4, timeout=30)  # trigger + post, then resolve + post
+    finally:
+        worker.stop()
+    assert [c.body["event_action"] for c in sent if "enqueue" in c.path] == ["trigger", "resolve"]
 
 
 # ---- never send twice --------------------------------------------------------------------------
