@@ -142,6 +142,7 @@ class PagerDutyDestination(BaseModel):
     min_severity: Severity = "error"
     repeat_after: Duration = Field(
         default=timedelta(hours=4),
+        json_schema_extra={"default": "4h"},
         description="page an incident still firing again after this long (e.g. 4h)",
     )
     url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern=r"^https?://")
@@ -156,6 +157,7 @@ class SlackDestination(BaseModel):
     min_severity: Severity = "warning"
     repeat_after: Duration = Field(
         default=timedelta(hours=4),
+        json_schema_extra={"default": "4h"},
         description="post an incident still firing again after this long (e.g. 4h)",
     )
 

@@ -237,25 +237,33 @@ def fired_key(alert: Alert) -> str:
 
 def _fired(alert: Alert, now: float, current: dict[str, Any] | None) -> dict[str, Any] | None:
     """When the incident last fired (receipt time) and whether it is open, for the
-    auto-resolve sweep; a late alert older than what closed it changes nothing."""
-    closed_at = (current or {}).get("closed_at")
+    auto-resolve sweep. Like the destinations' records, an alert older than the last one
+    that moved it changes nothing: a late firing does not re-open what a newer resolve
+    closed, a late resolve does not close what a newer firing opened."""
+    record = current or {}
+    closed_at, last = record.get("closed_at"), record.get("last_occurred")
     if alert.status == "resolved":
-        if current is None:
+        if current is None or (last and alert.occurred_at < datetime.fromisoformat(last)):
             return None
-        if closed_at is not None and datetime.fromisoformat(closed_at) >= alert.occurred_at:
-            return None if not current.get("open") else {**current, "open": False}
+        if closed_at and datetime.fromisoformat(closed_at) > alert.occurred_at:
+            return {**current, "open": False}
         return {**current, "open": False, "closed_at": alert.occurred_at.isoformat()}
-    if closed_at is not None and alert.occurred_at < datetime.fromisoformat(closed_at):
+    if closed_at and alert.occurred_at < datetime.fromisoformat(closed_at):
         return None
+    if last and datetime.fromisoformat(last) > alert.occurred_at:
+        last_occurred = last
+    else:
+        last_occurred = alert.occurred_at.isoformat()
     return {
         "tenant_id": alert.tenant_id,
         "dedup_key": alert.dedup_key,
         "source": alert.source,
         "open": True,
         "last_fired_at": now,
+        "last_occurred": last_occurred,
+        "closed_at": closed_at,
         "summary": alert.summary,
         "resource": alert.resource.model_dump(exclude_none=True),
-        "closed_at": closed_at,
     }
 
 
