@@ -235,8 +235,8 @@ def machine(
                 dedup_key=key,
                 tenant_id=tenant,
                 source="liveramp.subtask",
-                status=status,  # type: ignore[arg-type]
-                severity=severity,  # type: ignore[arg-type]
+                status=status,
+                severity=severity,
                 summary=f"step {key} {status}",
                 occurred_at=at,
                 received_at=at,
