@@ -76,3 +76,13 @@ def normalize(event: CloudEvent) -> None:
     from alertbridge.runtime import get_runtime
 
     handle_cloud_event(get_runtime(), event.data)
+
+
+@functions_framework.cloud_event
+def sweep(event: CloudEvent) -> None:
+    """Cloud Scheduler → Pub/Sub tick (alertbridge-tick): resolve incidents quiet for
+    their tenant's auto_resolve time."""
+    from alertbridge.notify.autoresolve import sweep as sweep_quiet
+    from alertbridge.runtime import get_runtime
+
+    sweep_quiet(get_runtime())

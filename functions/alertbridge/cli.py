@@ -364,6 +364,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(_: argparse.Namespace) -> int:
+    from alertbridge.notify.autoresolve import sweep
+    from alertbridge.runtime import get_runtime
+
+    for alert in sweep(get_runtime()):
+        print(json.dumps({"tenant": alert.tenant_id, "dedup_key": alert.dedup_key, "id": alert.id}))
+    return 0
+
+
 def cmd_poll_cih(_: argparse.Namespace) -> int:
     from alertbridge.poller import poll_all
     from alertbridge.runtime import get_runtime
@@ -439,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     poll = sub.add_parser("poll-cih", help="one round of the Informatica CIH events poller")
     poll.set_defaults(func=cmd_poll_cih)
+    sweep = sub.add_parser("sweep", help="one auto-resolve sweep (incidents quiet long enough)")
+    sweep.set_defaults(func=cmd_sweep)
 
     worker = sub.add_parser("worker", help="run the normaliser or the notifier (streaming pull)")
     worker.add_argument("--role", choices=["normalize", "notify"], default="normalize")

@@ -30,7 +30,7 @@ from alertbridge.pubsub import (
 from alertbridge.settings import DEAD_LETTER_TOPIC, DEFAULT_PROJECT, INGEST_TOPIC
 from alertbridge.tenants import Tenants, load_tenants
 from alertbridge.tokens import Keyring
-from alertbridge.worker import NORMALIZE_SUBSCRIPTION, notify_subscription
+from alertbridge.worker import NORMALIZE_SUBSCRIPTION, NOTIFY_ACK_DEADLINE_S, notify_subscription
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent
 STATE_FILE = (
@@ -59,7 +59,7 @@ def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
                     notify_subscription(tenant.id),
                     tenant.topic_name,
                     ordering=True,
-                    ack_deadline_s=60,
+                    ack_deadline_s=NOTIFY_ACK_DEADLINE_S,
                 )
     finally:
         subscriber.close()

@@ -27,6 +27,10 @@ class StateStore(Protocol):
         returns (nothing when it returns None). Returns the stored record or None."""
         ...
 
+    def find(self, collection: str, field: str, value: Any) -> list[Record]:
+        """Every record whose ``field`` equals ``value`` (the sweep's open incidents)."""
+        ...
+
 
 def document_id(key: str) -> str:
     """Dedup keys contain '/' and can be long: Firestore ids are their SHA-256."""
@@ -122,5 +126,44 @@ class FirestoreStore:
             return new
         raise RuntimeError(f"state update of {collection}/{key} lost {self.max_attempts} races")
 
+    def find(self, collection: str, field: str, value: Any) -> list[Record]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._client.collection(f"{self._prefix}-{collection}").where(
+            filter=FieldFilter(field, "==", value)
+        )
+        return [dict(snapshot.to_dict() or {}) for snapshot in query.stream()]
+
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call,unused-ignore]
+
+
+class MemoryStore:
+    """The same compare-and-set contract in one process's memory, for model tests that
+    take hundreds of steps (the emulator costs milliseconds per update)."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], Record] = {}
+        self._lock = threading.Lock()
+
+    def get(self, collection: str, key: str) -> Record | None:
+        with self._lock:
+            record = self._records.get((collection, key))
+            return dict(record) if record is not None else None
+
+    def update(self, collection: str, key: str, fn: Update) -> Record | None:
+        with self._lock:
+            current = self._records.get((collection, key))
+            new = fn(None if current is None else dict(current))
+            if new is None:
+                return None
+            self._records[(collection, key)] = {**new, "key": key}
+            return new
+
+    def find(self, collection: str, field: str, value: Any) -> list[Record]:
+        with self._lock:
+            return [
+                dict(r)
+                for (c, _), r in self._records.items()
+                if c == collection and r.get(field) == value
+            ]

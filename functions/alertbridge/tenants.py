@@ -8,14 +8,26 @@ from these models.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from alertbridge.vocabulary import Severity
+from alertbridge.vocabulary import Severity, Source
 
 TENANT_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,62}$"
 # Pub/Sub topic names: 3-255 chars, start with a letter, no "goog" prefix.
@@ -89,6 +101,35 @@ class InformaticaSettings(BaseModel):
 
 
 ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]{0,127}$"
+DURATION_PATTERN = r"^[1-9][0-9]{0,6}[smhd]$"
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    """``90s`` / ``15m`` / ``4h`` / ``2d`` → timedelta (Alertmanager's spelling, one unit);
+    a timedelta passes through, anything else is refused with the accepted form."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str) and re.fullmatch(DURATION_PATTERN, value):
+        return timedelta(seconds=int(value[:-1]) * _UNIT_SECONDS[value[-1]])
+    raise ValueError(f"a duration is a whole number and a unit s, m, h or d (4h), not {value!r}")
+
+
+def format_duration(value: timedelta) -> str:
+    """The largest unit up to hours that divides it (on-call reads ``24h``, ``90m``)."""
+    seconds = int(value.total_seconds())
+    for unit in "hm":
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+]
 
 
 class PagerDutyDestination(BaseModel):
@@ -99,6 +140,11 @@ class PagerDutyDestination(BaseModel):
 
     routing_key_env: str = Field(pattern=ENV_NAME_PATTERN)
     min_severity: Severity = "error"
+    repeat_after: Duration = Field(
+        default=timedelta(hours=4),
+        json_schema_extra={"default": "4h"},
+        description="page an incident still firing again after this long (e.g. 4h)",
+    )
     url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern=r"^https?://")
 
 
@@ -109,6 +155,11 @@ class SlackDestination(BaseModel):
 
     webhook_url_env: str = Field(pattern=ENV_NAME_PATTERN)
     min_severity: Severity = "warning"
+    repeat_after: Duration = Field(
+        default=timedelta(hours=4),
+        json_schema_extra={"default": "4h"},
+        description="post an incident still firing again after this long (e.g. 4h)",
+    )
 
 
 class NotifySettings(BaseModel):
@@ -116,6 +167,11 @@ class NotifySettings(BaseModel):
 
     pagerduty: PagerDutyDestination | None = None
     slack: SlackDestination | None = None
+    auto_resolve: dict[Source, Duration] = Field(
+        default_factory=dict,
+        description="source → quiet time after which an open incident is resolved "
+        "(e.g. liveramp.subtask: 24h); sources not listed are never auto-resolved",
+    )
 
     @property
     def configured(self) -> bool:

@@ -212,15 +212,27 @@ def notify_subscription(tenant_id: str) -> str:
     return f"alertbridge-notify-{tenant_id}"
 
 
+# Above the notifier's total delivery budget (ALERTBRIDGE_NOTIFY_BUDGET, 50 s): Pub/Sub does
+# not redeliver a message while its attempt may still be sending. Terraform sets the same.
+NOTIFY_ACK_DEADLINE_S = 120
+
+
 class NotifyWorker(PullWorker):
     """One ordered subscription per tenant topic whose tenant configured a destination."""
 
     stage = "notify"
 
-    def __init__(self, runtime: Runtime, threads: int = 8) -> None:
+    def __init__(
+        self, runtime: Runtime, threads: int = 8, sweep_every_s: float | None = None
+    ) -> None:
         from alertbridge.notify.handler import handle_alert
 
         super().__init__(runtime, [], handle_alert, max_messages=100, threads=threads)
+        self.sweep_every_s = sweep_every_s or float(
+            os.environ.get("ALERTBRIDGE_SWEEP_INTERVAL", "60")
+        )
+        self._stopping = threading.Event()
+        self._sweeper: threading.Thread | None = None
         self.subscriptions = [
             ensure_subscription(
                 self.subscriber,
@@ -228,8 +240,32 @@ class NotifyWorker(PullWorker):
                 notify_subscription(t.id),
                 t.topic_name,
                 ordering=True,
-                ack_deadline_s=60,
+                ack_deadline_s=NOTIFY_ACK_DEADLINE_S,
             )
             for t in runtime.tenants
             if t.notify.configured
         ]
+
+    def start(self) -> PullWorker:
+        """Also run the auto-resolve sweep every ``sweep_every_s`` (the local stand-in for
+        Cloud Scheduler's alertbridge-tick), when a tenant opted into auto-resolve."""
+        super().start()
+        if any(t.notify.auto_resolve for t in self.runtime.tenants):
+            self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True)
+            self._sweeper.start()
+        return self
+
+    def _sweep_loop(self) -> None:
+        from alertbridge.notify.autoresolve import sweep
+
+        while not self._stopping.wait(self.sweep_every_s):
+            try:
+                sweep(self.runtime)
+            except Exception as exc:  # the next tick tries again
+                log.warning("auto-resolve sweep failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=30)
+        super().stop()

@@ -1,5 +1,7 @@
 """HTTP delivery honouring the receivers' contracts: short timeouts; 429 and 5xx retried
-with exponential backoff and full jitter (Retry-After respected); other 4xx never retried."""
+with exponential backoff and full jitter (Retry-After respected); other 4xx never retried.
+An optional deadline bounds the whole delivery, retries included, so the notifier ends
+before the push subscription's ack deadline makes Pub/Sub redeliver the message."""
 
 from __future__ import annotations
 
@@ -42,13 +44,22 @@ def post_json(
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
+    deadline: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Result:
+    """``deadline`` is a ``monotonic()`` instant: no attempt starts or waits past it."""
     http = session or requests
     status: int | None = None
     detail = ""
     for attempt in range(1, backoff.attempts + 1):
+        timeout = backoff.timeout_s
+        if deadline is not None:
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                return Result(False, status, attempt - 1, f"total budget spent; last: {detail}")
+            timeout = min(timeout, remaining)
         try:
-            response = http.post(url, json=body, timeout=backoff.timeout_s)
+            response = http.post(url, json=body, timeout=timeout)
         except requests.RequestException as exc:
             status, detail, retry_after = None, type(exc).__name__, None
         else:
@@ -61,7 +72,11 @@ def post_json(
         if attempt == backoff.attempts:
             break
         delay = rand() * min(backoff.cap_s, backoff.base_s * 2 ** (attempt - 1))  # full jitter
-        sleep(max(delay, min(retry_after, backoff.cap_s)) if retry_after is not None else delay)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, backoff.cap_s))
+        if deadline is not None and monotonic() + delay >= deadline:
+            return Result(False, status, attempt, f"total budget spent; last: {detail}")
+        sleep(delay)
     return Result(False, status, backoff.attempts, detail)
 
 

@@ -3,16 +3,23 @@
 Runs as the ``notify`` CloudEvent function (a push subscription per tenant topic, ordered
 by dedup_key so a resolve never overtakes its trigger) or as ``alertbridge worker --role
 notify`` locally. A delivery that is refused (4xx) or keeps failing is dead-lettered with
-the reason and the alert's bytes, never dropped; state is recorded only after a delivery
-succeeded, so a redelivered message is sent again rather than lost.
+the reason and the alert's bytes, never dropped; a send is recorded only after it
+succeeded, so a redelivered message is sent again rather than lost. Before posting, a
+send is claimed in the state store by compare-and-set (a lease), so a redelivery that
+races a slow attempt does not send it twice.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
 
 import requests
 
@@ -23,9 +30,27 @@ from alertbridge.notify import pagerduty, slack
 from alertbridge.notify.decide import decide, record_after_send
 from alertbridge.notify.delivery import Backoff, Result, post_json
 from alertbridge.runtime import Runtime
+from alertbridge.tenants import PagerDutyDestination, SlackDestination
 
 log = get_logger(__name__)
 COLLECTION = "notify"
+FIRED = "notify-fired"  # per (tenant, dedup_key): when it last fired, for auto-resolve
+# The whole delivery (every destination, retries included) ends within this budget, below
+# the push subscription's ack deadline (120 s in Terraform and the local stack), so
+# Pub/Sub does not redeliver while an attempt is still sending.
+DEFAULT_BUDGET_S = 50.0
+# A claim outlives the budget by this much: an attempt that is still posting keeps it;
+# one whose instance died frees the send for a redelivery this long after the budget.
+LEASE_MARGIN_S = 10.0
+
+
+class SendInFlight(RuntimeError):
+    """Another attempt holds a live claim on this send: nack, Pub/Sub redelivers later
+    (by then it was recorded and is skipped, or its instance died and the claim expired)."""
+
+
+Destination = PagerDutyDestination | SlackDestination
+Target = tuple[str, Destination, str, dict[str, object]]
 
 
 @dataclass(frozen=True)
@@ -45,28 +70,26 @@ def backoff_from_env() -> Backoff:
     )
 
 
-def _targets(
-    runtime: Runtime, alert: Alert, env: Mapping[str, str]
-) -> list[tuple[str, str, str, dict[str, object]]]:
-    """(destination, min_severity, url, body) for every destination the tenant configured.
+def _targets(runtime: Runtime, alert: Alert, env: Mapping[str, str]) -> list[Target]:
+    """(destination, its settings, url, body) for every destination the tenant configured.
     Raises KeyError naming the env var when a secret is missing."""
     tenant = runtime.tenants.get(alert.tenant_id)
     if tenant is None:
         return []
-    out: list[tuple[str, str, str, dict[str, object]]] = []
+    out: list[Target] = []
     pd = tenant.notify.pagerduty
     if pd is not None:
         key = env.get(pd.routing_key_env)
         if not key:
             raise KeyError(pd.routing_key_env)
         url = env.get("ALERTBRIDGE_PAGERDUTY_URL") or pd.url
-        out.append(("pagerduty", pd.min_severity, url, pagerduty.event(alert, key)))
+        out.append(("pagerduty", pd, url, pagerduty.event(alert, key)))
     sl = tenant.notify.slack
     if sl is not None:
         webhook = env.get(sl.webhook_url_env)
         if not webhook:
             raise KeyError(sl.webhook_url_env)
-        out.append(("slack", sl.min_severity, webhook, slack.message(alert)))
+        out.append(("slack", sl, webhook, slack.message(alert)))
     return out
 
 
@@ -79,13 +102,17 @@ def handle_alert(
     session: requests.Session | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> list[Delivered]:
+    """Deliver one alert to each of its tenant's destinations, in parallel, within one
+    total budget; raise SendInFlight (so Pub/Sub redelivers later) when another attempt
+    holds a live claim on a send this one would make."""
     backoff = backoff or backoff_from_env()
     try:
         alert = Alert.model_validate_json(data)
     except ValueError as exc:
         _dead_letter(runtime, data, attributes, "not_an_alert", str(exc)[:500], message_id, "-")
         return [Delivered("-", "dead_lettered")]
-    if runtime.tenants.get(alert.tenant_id) is None:  # e.g. removed from the tenants file
+    tenant = runtime.tenants.get(alert.tenant_id)
+    if tenant is None:  # e.g. removed from the tenants file
         detail = f"tenant {alert.tenant_id!r} is not in the tenants file"
         _dead_letter(runtime, data, attributes, "unknown_tenant", detail, message_id, "-")
         return [Delivered("-", "dead_lettered")]
@@ -97,38 +124,147 @@ def handle_alert(
             runtime, data, attributes, "destination_not_configured", detail, message_id, "-"
         )
         return [Delivered("-", "dead_lettered")]
-    outcomes: list[Delivered] = []
-    for destination, min_severity, url, body in targets:
-        key = f"{alert.tenant_id}|{destination}|{alert.dedup_key}"
-        action = decide(runtime.state.get(COLLECTION, key), alert, min_severity)
-        if action != "send":
-            outcomes.append(Delivered(destination, action))
-            continue
-        result = post_json(url, body, backoff, session=session, sleep=sleep or time.sleep)
-        if result.ok:
-            runtime.state.update(COLLECTION, key, _replace_with(record_after_send(alert)))
-            log.info(
-                "notified",
-                destination=destination,
-                alert_id=alert.id,
-                tenant=alert.tenant_id,
-                status=alert.status,
-                attempts=result.attempts,
-            )
-            outcomes.append(Delivered(destination, "sent", result))
-        else:
-            reason = "delivery_rejected" if result.rejected else "delivery_failed"
-            detail = (
-                f"{destination} answered {result.status} after {result.attempts} attempt(s): "
-                f"{result.detail}"
-            )
-            _dead_letter(runtime, data, attributes, reason, detail, message_id, destination)
-            outcomes.append(Delivered(destination, "dead_lettered", result))
+    if alert.source in tenant.notify.auto_resolve:
+        runtime.state.update(FIRED, fired_key(alert), partial(_fired, alert, runtime.clock()))
+    budget_s = float(os.environ.get("ALERTBRIDGE_NOTIFY_BUDGET", str(DEFAULT_BUDGET_S)))
+    deadline = time.monotonic() + budget_s
+
+    def deliver(target: Target) -> Delivered:
+        return _deliver(
+            runtime,
+            alert,
+            target,
+            data,
+            attributes,
+            message_id,
+            backoff,
+            budget_s,
+            deadline,
+            session,
+            sleep or time.sleep,
+        )
+
+    if len(targets) == 1:
+        outcomes = [deliver(targets[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            outcomes = list(pool.map(deliver, targets))
+    in_flight = [o.destination for o in outcomes if o.action == "in_flight"]
+    if in_flight:
+        raise SendInFlight(f"{alert.id} is being sent to {', '.join(in_flight)} by another attempt")
     return outcomes
 
 
-def _replace_with(record: dict[str, object]) -> Callable[[object], dict[str, object]]:
-    return lambda _previous: record
+def _deliver(
+    runtime: Runtime,
+    alert: Alert,
+    target: Target,
+    data: bytes,
+    attributes: Mapping[str, str],
+    message_id: str | None,
+    backoff: Backoff,
+    budget_s: float,
+    deadline: float,
+    session: requests.Session | None,
+    sleep: Callable[[float], None],
+) -> Delivered:
+    """Claim the send (compare-and-set lease), post, then record it or release the claim."""
+    destination, settings, url, body = target
+    key = f"{alert.tenant_id}|{destination}|{alert.dedup_key}"
+    claim_id = uuid.uuid4().hex
+    now = runtime.clock()
+    action: list[str] = ["send"]
+
+    def claim(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        action[0] = decide(current, alert, settings.min_severity, now, settings.repeat_after)
+        if action[0] != "send":
+            return None
+        lease_until = (current or {}).get("lease_until")
+        if lease_until is not None and float(lease_until) > now:
+            action[0] = "in_flight"
+            return None
+        return {
+            **(current or {"open": False}),
+            "lease_until": now + budget_s + LEASE_MARGIN_S,
+            "lease_id": claim_id,
+        }
+
+    runtime.state.update(COLLECTION, key, claim)
+    if action[0] != "send":
+        if action[0] == "in_flight":
+            log.info(
+                "send claimed by another attempt",
+                destination=destination,
+                alert_id=alert.id,
+                tenant=alert.tenant_id,
+            )
+        return Delivered(destination, action[0])
+    result = post_json(url, body, backoff, session=session, sleep=sleep, deadline=deadline)
+    if result.ok:
+        sent_at = runtime.clock()
+        runtime.state.update(
+            COLLECTION, key, lambda current: record_after_send(current, alert, sent_at)
+        )
+        log.info(
+            "notified",
+            destination=destination,
+            alert_id=alert.id,
+            tenant=alert.tenant_id,
+            status=alert.status,
+            attempts=result.attempts,
+        )
+        return Delivered(destination, "sent", result)
+    runtime.state.update(COLLECTION, key, partial(_release, claim_id))
+    reason = "delivery_rejected" if result.rejected else "delivery_failed"
+    detail = (
+        f"{destination} answered {result.status} after {result.attempts} attempt(s): "
+        f"{result.detail}"
+    )
+    _dead_letter(runtime, data, attributes, reason, detail, message_id, destination)
+    return Delivered(destination, "dead_lettered", result)
+
+
+def _release(claim_id: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Drop our claim so a replay of the dead letter can send at once; leave others'."""
+    if current is None or current.get("lease_id") != claim_id:
+        return None
+    return {**current, "lease_until": None, "lease_id": None}
+
+
+def fired_key(alert: Alert) -> str:
+    return f"{alert.tenant_id}|{alert.dedup_key}"
+
+
+def _fired(alert: Alert, now: float, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """When the incident last fired (receipt time) and whether it is open, for the
+    auto-resolve sweep. Like the destinations' records, an alert older than the last one
+    that moved it changes nothing: a late firing does not re-open what a newer resolve
+    closed, a late resolve does not close what a newer firing opened."""
+    record = current or {}
+    closed_at, last = record.get("closed_at"), record.get("last_occurred")
+    if alert.status == "resolved":
+        if current is None or (last and alert.occurred_at < datetime.fromisoformat(last)):
+            return None
+        if closed_at and datetime.fromisoformat(closed_at) > alert.occurred_at:
+            return {**current, "open": False}
+        return {**current, "open": False, "closed_at": alert.occurred_at.isoformat()}
+    if closed_at and alert.occurred_at < datetime.fromisoformat(closed_at):
+        return None
+    if last and datetime.fromisoformat(last) > alert.occurred_at:
+        last_occurred = last
+    else:
+        last_occurred = alert.occurred_at.isoformat()
+    return {
+        "tenant_id": alert.tenant_id,
+        "dedup_key": alert.dedup_key,
+        "source": alert.source,
+        "open": True,
+        "last_fired_at": now,
+        "last_occurred": last_occurred,
+        "closed_at": closed_at,
+        "summary": alert.summary,
+        "resource": alert.resource.model_dump(exclude_none=True),
+    }
 
 
 def _dead_letter(
