@@ -124,7 +124,7 @@ resource "google_pubsub_subscription" "notify" {
   name                    = "${var.prefix}-notify-${each.key}"
   topic                   = google_pubsub_topic.tenant[each.key].id
   enable_message_ordering = true
-  # Above the notifier's delivery budget (ALERTBRIDGE_NOTIFY_BUDGET_S = this - 30 s), so
+  # Above the notifier's delivery budget (ALERTBRIDGE_NOTIFY_BUDGET = this - 30 s), so
   # Pub/Sub does not redeliver while a slow destination is still being tried.
   ack_deadline_seconds = var.notify_ack_deadline_seconds
   labels               = var.labels

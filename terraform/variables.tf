@@ -171,7 +171,7 @@ variable "tenants_secret_version" {
 }
 
 variable "notify_ack_deadline_seconds" {
-  description = "Ack deadline of the notifier's push subscriptions (60-600). The notifier's delivery budget (ALERTBRIDGE_NOTIFY_BUDGET_S) is this minus 30 s and its timeout at least this, so a slow destination never makes Pub/Sub redeliver while the first attempt runs."
+  description = "Ack deadline of the notifier's push subscriptions (60-600). The notifier's delivery budget (ALERTBRIDGE_NOTIFY_BUDGET) is this minus 30 s and its timeout at least this, so a slow destination never makes Pub/Sub redeliver while the first attempt runs."
   type        = number
   default     = 120
   validation {

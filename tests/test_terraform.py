@@ -733,7 +733,7 @@ NEEDS: dict[str, dict[str, Any]] = {
     "normalize": {"publishes": {"tenants", "dead_letter"}, "firestore": True},
     "notify": {
         "secret_env": {"ACME_PAGERDUTY_ROUTING_KEY", "ACME_SLACK_WEBHOOK_URL"},
-        "env": {"ALERTBRIDGE_NOTIFY_BUDGET_S"},
+        "env": {"ALERTBRIDGE_NOTIFY_BUDGET"},
         "publishes": {"dead_letter"},
         "firestore": True,
     },
@@ -832,10 +832,10 @@ def test_the_notifier_finishes_within_its_ack_deadline(config_root: Path) -> Non
     config = evaluate(config_root)
     assert config["notify_ack_deadline_seconds"] == 120
     notify = config["functions"]["notify"]
-    assert notify["env"]["ALERTBRIDGE_NOTIFY_BUDGET_S"] == "90"
+    assert notify["env"]["ALERTBRIDGE_NOTIFY_BUDGET"] == "90"
     assert notify["timeout_seconds"] >= 120
     longer = evaluate(config_root, notify_ack_deadline_seconds=300)["functions"]["notify"]
-    assert longer["env"]["ALERTBRIDGE_NOTIFY_BUDGET_S"] == "270"
+    assert longer["env"]["ALERTBRIDGE_NOTIFY_BUDGET"] == "270"
     assert longer["timeout_seconds"] >= 300
     for bad in (30, 601):
         with pytest.raises(TerraformError, match="between 60 and 600"):

@@ -130,7 +130,7 @@ locals {
       description        = "alertbridge notifier: tenant alerts -> PagerDuty Events v2 and Slack"
       invoker            = "push"
       ingress            = "ALLOW_INTERNAL_ONLY"
-      env                = { ALERTBRIDGE_NOTIFY_BUDGET_S = tostring(local.notify_budget_s) }
+      env                = { ALERTBRIDGE_NOTIFY_BUDGET = tostring(local.notify_budget_s) }
       secret_env         = { for env in local.notify_secret_env : env => env }
       publishes          = ["dead_letter"]
       firestore          = true # page-once records and send leases
