@@ -583,8 +583,8 @@ def test_checkov_passes_with_every_skip_justified() -> None:
 # binary evaluates it here, through the root module's own variables.tf and config.tf.
 
 MAIN_PY = ROOT / "functions" / "main.py"
-# Entry points the map deploys ahead of main.py: written on another branch at the same time.
-PENDING_ENTRY_POINTS = {"sweep"}  # issue 14 item 1: the notifier's auto-resolve sweep
+# Entry points the map may deploy ahead of main.py (none today).
+PENDING_ENTRY_POINTS: set[str] = set()
 
 
 def entry_points() -> dict[str, str]:
