@@ -183,8 +183,9 @@ def _addressed_events(payload: Any) -> Iterator[tuple[str, list[tuple[str, Any]]
         messages = item.get("messages") if isinstance(item, dict) else None
         if isinstance(messages, list):
             for m_index, message in enumerate(messages):
-                yield f"{path}.messages[{m_index}]", outer + _recipients(
-                    message, f"{path}.messages[{m_index}]"
+                yield (
+                    f"{path}.messages[{m_index}]",
+                    outer + _recipients(message, f"{path}.messages[{m_index}]"),
                 )
         else:
             yield path, outer
