@@ -18,6 +18,7 @@ from alertbridge.envelope import IngestEnvelope
 from alertbridge.normalize import handle_message
 from alertbridge.runorder import decide
 from alertbridge.runtime import Runtime
+from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch
@@ -300,6 +301,16 @@ def test_an_event_without_a_recipient_is_refused_unless_the_operator_opts_in(
     wrong = deliver(client, addressed(SAMPLES["success"], "someone-else"), key)
     assert wrong.status_code == 403
     assert len(ingest.quiet(1.0)) == 1
+
+
+def test_the_opt_in_is_off_unless_the_environment_says_true(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT", raising=False)
+    assert Settings.from_env().adobe_allow_missing_recipient is False
+    for value, expected in (("true", True), ("1", True), ("false", False), ("", False)):
+        monkeypatch.setenv("ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT", value)
+        assert Settings.from_env().adobe_allow_missing_recipient is expected
 
 
 @pytest.mark.parametrize("spelling", ["recipient_client_id", "recipientclientid"])
