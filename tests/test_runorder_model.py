@@ -4,10 +4,10 @@ arrival and future-dated runs, each normalised for real (Adobe adapter, ``check_
 ``runorder.apply``) over the Firestore emulator.
 
 The model: per dedup key the newest run stands (ranked by start time, a failure before a
-success at the same instant, then the alert id); an older run arriving later is not
-published and changes nothing; a duplicate is published again only if it is the run that
-stands, and never rewrites the record; a run dated more than the skew after receipt is
-dead-lettered ``implausible_time`` and never moves the record.
+success at the same instant); an older run arriving later is not published and changes
+nothing; a duplicate, or another run that settles the key the same way at the same instant,
+is published but never rewrites the record; a run dated more than the skew after receipt
+is dead-lettered ``implausible_time`` and never moves the record.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ class Run:
     def alert_id(self) -> str:
         return alert_id(adobe.SOURCE, self.run_id, self.status)
 
-    def rank(self) -> tuple[datetime, int, str]:
-        return (self.started, int(self.failed), self.alert_id)
+    def rank(self) -> tuple[datetime, int]:
+        return (self.started, int(self.failed))
 
     def payload(self, flow_id: str) -> bytes:
         if self.failed:
@@ -104,9 +104,10 @@ def test_run_order_matches_its_model(runtime: Runtime, state: StateStore) -> Non
             before = self.standing.get(run.flow)
             published, reason = self.deliver(run)
             assert reason is None
-            newest = before is None or run.rank() >= before.rank()
-            assert published == ([run.alert_id] if newest else [])
-            if newest:
+            assert published == (
+                [run.alert_id] if before is None or run.rank() >= before.rank() else []
+            )
+            if before is None or run.rank() > before.rank():
                 self.standing[run.flow] = run
             self.check_record(run.flow)
 

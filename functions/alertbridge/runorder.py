@@ -6,11 +6,12 @@ order, and ``alertbridge replay`` re-reads an ingest range through an unordered
 subscription; so the decision needs the last run seen for each dedup key. That record
 lives in the state store (Firestore), updated atomically (compare-and-set) per alert.
 
-Runs are ranked by (run time, firing before resolved, alert id): the run time first; two
-different runs dated the same instant are a tie that must not depend on arrival order, so
-the failure outranks the success (when in doubt, page) and the alert id breaks what is
-left. The same alert again (a redelivery or a replay) is published again — the publish
-after the compare-and-set may have failed — but does not rewrite the record.
+Runs are ranked by (run time, firing before resolved): two different runs dated the same
+instant must not settle the key by arrival order, so the failure outranks the success (when
+in doubt, page). An alert ranked equal to the record — the same alert again (a redelivery
+or a replay; the publish after the compare-and-set may have failed) or a sibling run that
+settles the key the same way at the same instant — is published but does not rewrite the
+record.
 
 A run dated more than a skew after it was received (``ALERTBRIDGE_RUN_TIME_MAX_SKEW``,
 1 h) would outrank every real run of its flow for ever: a signed success claiming year
@@ -37,7 +38,7 @@ COLLECTION = "run-order"
 # Sources whose alerts carry run times and can resolve: both are ordered here.
 ORDERED_SOURCES = frozenset({"adobe.flow_run", "informatica.cih"})
 
-Rank = tuple[datetime, int, str]
+Rank = tuple[datetime, int]
 
 
 class ImplausibleTime(AdapterError):
@@ -59,9 +60,9 @@ def check_times(alerts: list[Alert], max_skew_s: float) -> None:
             )
 
 
-def rank(started: datetime, status: str, alert_id: str) -> Rank:
-    """Total order of runs: later start wins; at the same start a failure wins."""
-    return (started, 1 if status == "firing" else 0, alert_id)
+def rank(started: datetime, status: str) -> Rank:
+    """Order of runs: the later run wins; at the same instant a failure wins."""
+    return (started, 1 if status == "firing" else 0)
 
 
 def decide(previous: dict[str, Any] | None, alert: Alert) -> tuple[bool, dict[str, Any] | None]:
@@ -71,15 +72,13 @@ def decide(previous: dict[str, Any] | None, alert: Alert) -> tuple[bool, dict[st
     if previous is None:
         return True, record
     recorded = rank(
-        datetime.fromisoformat(str(previous["run_started"])),
-        str(previous.get("status", "")),
-        str(previous.get("alert_id", "")),
+        datetime.fromisoformat(str(previous["run_started"])), str(previous.get("status", ""))
     )
-    incoming = rank(alert.occurred_at, alert.status, alert.id)
+    incoming = rank(alert.occurred_at, alert.status)
     if incoming < recorded:
         return False, None  # an older run arriving late: the newer run's state stands
     if incoming == recorded:
-        return True, None  # the same alert again: publish it again, the record stands
+        return True, None  # the same outcome again: publish it, the record stands
     return True, record
 
 
