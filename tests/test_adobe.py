@@ -18,6 +18,7 @@ from alertbridge.envelope import IngestEnvelope
 from alertbridge.normalize import handle_message
 from alertbridge.runorder import decide
 from alertbridge.runtime import Runtime
+from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch
@@ -28,6 +29,8 @@ SEED_SUCCESS = json.loads((FIX / "adobe_seed_success.json").read_text())
 SEED_FAILURE = json.loads((FIX / "adobe_seed_failure.json").read_text())
 SAMPLES = json.loads((ROOT / "functions" / "alertbridge" / "samples" / "adobe.json").read_text())
 ACME_ORG = "ACME0000000000000000000A@AdobeOrg"
+# The demo's samples are addressed to this client id, as Adobe addresses every delivery.
+CLIENT_ID = "alertbridge-demo-client"
 TENANTS = load_tenants(EXAMPLE_TENANTS)
 
 
@@ -39,7 +42,7 @@ def key(key_server: KeyServer) -> SigningKey:
 @pytest.fixture
 def adobe_runtime(runtime: Runtime, key_server: KeyServer) -> Runtime:
     runtime.settings = dataclasses.replace(
-        runtime.settings, adobe_key_host=key_server.url, adobe_client_id="my-client-id"
+        runtime.settings, adobe_key_host=key_server.url, adobe_client_id=CLIENT_ID
     )
     return runtime
 
@@ -188,7 +191,7 @@ def test_a_late_older_failure_does_not_reopen_what_a_newer_success_resolved(
 
 
 @pytest.mark.parametrize(
-    "case", ["tampered", "wrong key", "missing headers", "off-host path", "bad base64", "recipient"]
+    "case", ["tampered", "wrong key", "missing headers", "off-host path", "bad base64"]
 )
 def test_unverified_deliveries_get_401_and_publish_nothing(
     client: Any,
@@ -214,14 +217,110 @@ def test_unverified_deliveries_get_401_and_publish_nothing(
         )
     elif case == "bad base64":
         headers["x-adobe-digital-signature-1"] = headers["x-adobe-digital-signature-2"] = "%%%"
-    elif case == "recipient":
-        event = dict(SAMPLES["success"], recipient_client_id="someone-else")
-        body = json.dumps(event).encode()
-        headers = signed_headers(body, key)
     response = client.post(PATH, data=body, headers=headers)
     assert response.status_code == 401, response.get_data(as_text=True)
     assert response.get_json()["error"] == "invalid_signature"
     assert ingest.quiet(1.0) == []
+
+
+# ---- the recipient: a valid signature proves only that Adobe sent it ------------------------
+
+
+def addressed(payload: Any, recipient: Any, spelling: str = "recipient_client_id") -> Any:
+    """The delivery as Adobe addresses it: each top-level event names its recipient client."""
+    out = copy.deepcopy(payload)
+    for item in out if isinstance(out, list) else [out]:
+        item.pop("recipient_client_id", None)
+        item[spelling] = recipient
+    return out
+
+
+def unaddressed(payload: Any) -> Any:
+    out = copy.deepcopy(payload)
+    for item in out if isinstance(out, list) else [out]:
+        item.pop("recipient_client_id", None)
+        item.pop("recipientclientid", None)
+    return out
+
+
+@pytest.mark.parametrize("spelling", ["recipient_client_id", "recipientclientid"])
+@pytest.mark.parametrize("sample", ["success", "failure"])
+def test_a_signed_event_addressed_to_another_client_is_refused_and_publishes_nothing(
+    client: Any,
+    adobe_runtime: Runtime,
+    key: SigningKey,
+    ingest: TopicWatch,
+    spelling: str,
+    sample: str,
+) -> None:
+    response = deliver(client, addressed(SAMPLES[sample], "someone-else", spelling), key)
+    assert response.status_code == 403, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == "wrong_recipient"
+    (detail,) = body["details"]
+    assert detail["field"] == ("body[0]." if sample == "failure" else "body.") + spelling
+    assert detail["rule"] == "must equal this webhook's client id (ALERTBRIDGE_ADOBE_CLIENT_ID)"
+    assert ingest.quiet(1.0) == []
+
+
+def test_one_forged_member_refuses_the_whole_batch(
+    client: Any, adobe_runtime: Runtime, key: SigningKey, ingest: TopicWatch
+) -> None:
+    ours = addressed(SAMPLES["failure"][0], CLIENT_ID)
+    inner = copy.deepcopy(ours)  # the wrapper is ours, the message inside it is not
+    inner["messages"][0]["recipient_client_id"] = "someone-else"
+    for batch, field in (
+        ([ours, addressed(SAMPLES["success"], "someone-else")], "body[1].recipient_client_id"),
+        ([ours, inner], "body[1].messages[0].recipient_client_id"),
+        ([addressed(SAMPLES["success"], 42)], "body[0].recipient_client_id"),
+    ):
+        response = deliver(client, batch, key)
+        assert response.status_code == 403, response.get_data(as_text=True)
+        assert response.get_json()["details"][0]["field"] == field
+    assert ingest.quiet(1.0) == []
+
+
+def test_an_event_without_a_recipient_is_refused_unless_the_operator_opts_in(
+    client: Any, adobe_runtime: Runtime, key: SigningKey, ingest: TopicWatch
+) -> None:
+    # a recipient in a header is not covered by the signature, so it proves nothing
+    response = deliver(
+        client, unaddressed(SAMPLES["success"]), key, **{"ce-recipientclientid": CLIENT_ID}
+    )
+    assert response.status_code == 403, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == "missing_recipient"
+    assert body["details"][0]["field"] == "body.recipient_client_id"
+    assert body["details"][0]["rule"].startswith("required")
+    assert ingest.quiet(1.0) == []
+    adobe_runtime.settings = dataclasses.replace(
+        adobe_runtime.settings, adobe_allow_missing_recipient=True
+    )
+    assert deliver(client, unaddressed(SAMPLES["success"]), key).status_code == 200
+    # opting in to a missing recipient never lets a wrong one through
+    wrong = deliver(client, addressed(SAMPLES["success"], "someone-else"), key)
+    assert wrong.status_code == 403
+    assert len(ingest.quiet(1.0)) == 1
+
+
+def test_the_opt_in_is_off_unless_the_environment_says_true(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT", raising=False)
+    assert Settings.from_env().adobe_allow_missing_recipient is False
+    for value, expected in (("true", True), ("1", True), ("false", False), ("", False)):
+        monkeypatch.setenv("ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT", value)
+        assert Settings.from_env().adobe_allow_missing_recipient is expected
+
+
+@pytest.mark.parametrize("spelling", ["recipient_client_id", "recipientclientid"])
+def test_events_addressed_to_us_are_accepted_in_either_spelling(
+    client: Any, adobe_runtime: Runtime, key: SigningKey, ingest: TopicWatch, spelling: str
+) -> None:
+    for sample in ("success", "failure"):
+        response = deliver(client, addressed(SAMPLES[sample], CLIENT_ID, spelling), key)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(ingest.pull(2)) == 2
 
 
 def test_either_signature_suffices(
@@ -292,7 +391,7 @@ def test_batch_with_one_bad_member_loses_none_of_the_good_ones(
     unknown_org = copy.deepcopy(SAMPLES["success"])
     unknown_org["event"]["imsOrgId"] = "NOBODY@AdobeOrg"
     unknown_org["event"]["flowId"] = "other-flow"
-    batch = [SAMPLES["failure"][0], {"not": "an adobe event"}, unknown_org]
+    batch = [SAMPLES["failure"][0], addressed({"not": "an adobe event"}, CLIENT_ID), unknown_org]
     response = deliver(client, batch, key)
     assert response.status_code == 200 and response.get_json()["events"] == 3
     for message in ingest.pull(3):

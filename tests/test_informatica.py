@@ -16,6 +16,7 @@ from alertbridge.envelope import IngestEnvelope
 from alertbridge.ingress.informatica import parse_xml
 from alertbridge.normalize import handle_message
 from alertbridge.runtime import Runtime
+from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, token_for
 
@@ -255,7 +256,7 @@ def test_endpoint_rejections_name_the_field_and_publish_nothing(
 
 
 def test_seed_posted_lands_on_tenant_topic_and_follow_up_resolves_it(
-    client: Any, runtime: Runtime, ingest: TopicWatch, watch: Any
+    client: Any, runtime: Runtime, ingest: TopicWatch, watch: Any, state: StateStore
 ) -> None:
     acme: TopicWatch = watch("alerts-4242")
     assert post(client, SAMPLES[0]["event"]).status_code == 202

@@ -8,7 +8,10 @@ Protocol (developer.adobe.com/events/docs/guides, "Security considerations" /
   ``/prod/keys/pub-key-<id>.pem`` on Adobe's key host (static.adobeioevents.com);
 - the keys are PEM SPKI; the request is authentic when either signature verifies; keys
   are cached by path (the SDK caches them for 24 h);
-- the payload's ``recipient_client_id`` must be your client id.
+- the payload's ``recipient_client_id`` (CloudEvents: the extension attribute
+  ``recipientclientid``) must be your client id: Adobe signs every delivery with the same
+  Adobe-wide keys, so the signature proves only that Adobe sent it, not that it was sent
+  to us (``check_recipient``).
 The legacy ``x-adobe-signature`` (base64 HMAC-SHA256 of the body with the client secret)
 is honoured only when a client secret is configured.
 """
@@ -23,7 +26,8 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import requests
 from cryptography.exceptions import InvalidSignature
@@ -155,3 +159,66 @@ def verify(
     if not present:
         raise signature_error("missing x-adobe-digital-signature-1/-2 and public key paths")
     raise signature_error("no Adobe digital signature verifies over this body")
+
+
+# Where Adobe names the recipient of an event: the JSON field its webhooks add to every
+# event, and the same as a CloudEvents extension attribute (lower-case, no underscores).
+RECIPIENT_FIELDS = ("recipient_client_id", "recipientclientid")
+RECIPIENT_RULE = "must equal this webhook's client id (ALERTBRIDGE_ADOBE_CLIENT_ID)"
+
+
+def _recipients(item: Any, path: str) -> list[tuple[str, Any]]:
+    if not isinstance(item, dict):
+        return []
+    return [(f"{path}.{name}", item[name]) for name in RECIPIENT_FIELDS if name in item]
+
+
+def _addressed_events(payload: Any) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    """Each event of a delivery (as the ingress splits it) with the recipients that apply to
+    it: its own and, for a ``{"messages": [...]}`` wrapper, the wrapper's."""
+    items = payload if isinstance(payload, list) else [payload]
+    for index, item in enumerate(items):
+        path = f"body[{index}]" if isinstance(payload, list) else "body"
+        outer = _recipients(item, path)
+        messages = item.get("messages") if isinstance(item, dict) else None
+        if isinstance(messages, list):
+            for m_index, message in enumerate(messages):
+                yield (
+                    f"{path}.messages[{m_index}]",
+                    outer + _recipients(message, f"{path}.messages[{m_index}]"),
+                )
+        else:
+            yield path, outer
+
+
+def check_recipient(payload: Any, client_id: str | None, allow_missing: bool) -> None:
+    """Refuse (403) a delivery any event of which names another recipient, or names none
+    unless the operator allowed that. Only the signed body counts: a header is not signed.
+    No check without a configured client id (nothing to compare with)."""
+    if not client_id:
+        return
+    for path, found in _addressed_events(payload):
+        for field_path, value in found:
+            if value != client_id:  # the client id is not a secret: no constant time needed
+                raise ApiError(
+                    403,
+                    "wrong_recipient",
+                    "the event is addressed to another Adobe client id; it was not sent to "
+                    "this webhook",
+                    [FieldProblem(field_path, RECIPIENT_RULE, "another client's event")],
+                )
+        if not found and not allow_missing:
+            raise ApiError(
+                403,
+                "missing_recipient",
+                "the event names no recipient client id, so nothing proves it was sent to "
+                "this webhook",
+                [
+                    FieldProblem(
+                        f"{path}.recipient_client_id",
+                        "required, and " + RECIPIENT_RULE + ", unless "
+                        "ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT is set",
+                        "no recipient",
+                    )
+                ],
+            )

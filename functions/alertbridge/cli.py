@@ -83,6 +83,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         project=args.project,
         extra_env={
             "ALERTBRIDGE_ADOBE_KEY_HOST": key_server.url,
+            # the demo's signed samples are addressed to this client id, as Adobe's are
+            "ALERTBRIDGE_ADOBE_CLIENT_ID": "alertbridge-demo-client",
             **capture_env(capture.url, load_tenants(config)),
         },
     )

@@ -29,8 +29,8 @@ from alertbridge.tenants import Tenants
 log = get_logger(__name__)
 
 CE_TYPE_PREFIX = "dev.alertbridge.alert.v1"
-# Sources whose runs arrive out of order and must resolve by run start (see runorder.py).
-ORDERED_SOURCES = frozenset({"adobe.flow_run"})
+# Sources whose runs arrive out of order and must resolve by run time (see runorder.py).
+ORDERED_SOURCES = runorder.ORDERED_SOURCES
 DETAIL_MAX = 1024
 
 
@@ -127,6 +127,8 @@ def plan_message(
     try:
         envelope = IngestEnvelope.from_message(data, attributes, message_id)
         routed = alerts_for(envelope, runtime.tenants)
+        if envelope.source in ORDERED_SOURCES:  # a future-dated run: implausible_time
+            runorder.check_times([a for a, _ in routed], runtime.settings.run_time_max_skew_s)
     except (AdapterError, EnvelopeError) as exc:
         reason = exc.reason if isinstance(exc, AdapterError) else "not_an_envelope"
         return Plan(

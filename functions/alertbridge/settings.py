@@ -15,6 +15,10 @@ MAX_BODY_BYTES = 254 * 1024
 ADOBE_KEY_HOST = "https://static.adobeioevents.com"  # seed 004: "maximum payload size to 254 kb"
 
 
+def _bool(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value else default
@@ -50,6 +54,8 @@ class Settings:
     # Proxies whose X-Forwarded-For entries are trusted, counted from the right: 1 on Cloud
     # Functions (Google's front end appends the caller's address), 0 = the socket peer.
     trusted_proxy_hops: int = 1
+    adobe_allow_missing_recipient: bool = False
+    run_time_max_skew_s: float = 3600.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,4 +84,6 @@ class Settings:
             adobe_key_host=env.get("ALERTBRIDGE_ADOBE_KEY_HOST", ADOBE_KEY_HOST).rstrip("/"),
             adobe_key_ttl_s=_float("ALERTBRIDGE_ADOBE_KEY_TTL", 24 * 3600.0),
             trusted_proxy_hops=_hops("ALERTBRIDGE_TRUSTED_PROXY_HOPS", 1),
+            adobe_allow_missing_recipient=_bool("ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT"),
+            run_time_max_skew_s=_float("ALERTBRIDGE_RUN_TIME_MAX_SKEW", 3600.0),
         )

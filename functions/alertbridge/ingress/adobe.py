@@ -8,7 +8,9 @@ one event or a JSON array (batch); Adobe retries on 429 and 5xx (but 505) for 24
 treats any 2xx as delivered, so we answer 200 once the events are durably in Pub/Sub.
 An event for an org no tenant owns is still accepted (its signature is valid) and is
 dead-lettered as unroutable by the normaliser: a 4xx would make Adobe mark the whole
-registration Unstable and then Disabled, stopping every tenant's events.
+registration Unstable and then Disabled, stopping every tenant's events. An event
+addressed to another client id (or to none, unless allowed) is refused with 403: Adobe
+never sends those to our registration, so only a replayed or forged delivery gets it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from flask import Request
 
 from alertbridge.adapters import adobe
-from alertbridge.adobe_signature import PublicKeyCache, signature_error, verify
+from alertbridge.adobe_signature import PublicKeyCache, check_recipient, verify
 from alertbridge.bodies import media_type, parse_json, unsupported
 from alertbridge.errors import FieldProblem, bad_request
 from alertbridge.ingress.common import (
@@ -91,11 +93,8 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
             f"a delivery carries 1 to {MAX_EVENTS} events",
             [FieldProblem("body", f"1-{MAX_EVENTS} events", "no or too many events")],
         )
-    client_id = runtime.settings.adobe_client_id
-    for event in events:
-        recipient = event.get("recipient_client_id") if isinstance(event, dict) else None
-        if client_id and recipient is not None and recipient != client_id:
-            raise signature_error("recipient_client_id is not this webhook's client id")
+    settings = runtime.settings
+    check_recipient(payload, settings.adobe_client_id, settings.adobe_allow_missing_recipient)
     retries = request.headers.get("x-adobe-retry-count", "0")
     return accept_events(
         runtime, adobe.SOURCE, events, request_id, 200, extra={"adobe_retry_count": retries}
