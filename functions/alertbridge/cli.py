@@ -368,19 +368,21 @@ def cmd_poll_cih(_: argparse.Namespace) -> int:
     from alertbridge.poller import poll_all
     from alertbridge.runtime import get_runtime
 
-    for result in poll_all(get_runtime()):
+    results = poll_all(get_runtime())
+    for result in results:
         print(
             json.dumps(
                 {
                     "tenant": result.tenant_id,
                     "fetched": result.fetched,
                     "published": result.published,
+                    "refused": len(result.refused_ids),
                     "retry_after": result.retry_after,
                     "error": result.error,
                 }
             )
         )
-    return 0
+    return 1 if any(r.error is not None for r in results) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
