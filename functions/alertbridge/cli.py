@@ -543,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except SystemExit as exc:  # sys.exit("message"): the same one line, in-process too
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)
+        return 1
     except CliError as exc:
         print(f"alertbridge {args.command}: {exc}", file=sys.stderr)
         return 2
