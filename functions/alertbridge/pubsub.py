@@ -95,6 +95,13 @@ def _framed(size: int) -> int:
     return 1 + (size.bit_length() + 6) // 7 + size if size else 2
 
 
+def _refused_as_invalid(exc: BaseException) -> bool:
+    """Pub/Sub refuses a whole request with INVALID_ARGUMENT for one bad message in it."""
+    from google.api_core import exceptions as gexc
+
+    return isinstance(exc, gexc.InvalidArgument)
+
+
 class KeyedBatcher:
     """Batches messages with *different* ordering keys into one Publish RPC.
 
@@ -212,6 +219,10 @@ class KeyedBatcher:
             if len(ids) != len(items):
                 raise RuntimeError(f"Pub/Sub returned {len(ids)} ids for {len(items)} messages")
         except Exception as exc:
+            if len(items) > 1 and _refused_as_invalid(exc):
+                for item in items:  # one bad message fails alone, not its neighbours
+                    self._send(topic, [item])
+                return
             for _, future in items:
                 if not future.done():
                     future.set_exception(exc)
