@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from alertbridge.emulator import free_port
 from alertbridge.normalize import handle_message
-from alertbridge.poller import poll_tenant
+from alertbridge.poller import poll_all, poll_tenant
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import parse_tenants
@@ -31,6 +33,7 @@ class CihApi:
         self.events: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.throttle_next = 0
+        self.answer: tuple[int, bytes] | None = None  # a scripted failure for every request
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +42,12 @@ class CihApi:
                 api.requests.append(
                     {"path": self.path, "body": body, "session": self.headers.get("IDS-SESSION-ID")}
                 )
+                if api.answer is not None:
+                    self.send_response(api.answer[0])
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(api.answer[1])
+                    return
                 if api.throttle_next:
                     api.throttle_next -= 1
                     self.send_response(429)
@@ -143,3 +152,83 @@ def test_missing_session_secret_is_reported_not_crashed(
     assert tenant is not None
     result = poll_tenant(polling_runtime, tenant)
     assert result.error == "env var ACME_CIH_SESSION is not set" and cih.requests == []
+
+
+def test_polled_event_of_an_application_another_tenant_owns_is_not_published_as_theirs(
+    polling_runtime: Runtime, cih: CihApi, ingest: TopicWatch, watch: Any
+) -> None:
+    """Acme's CIH returns an event of Globex's application: posted, it would be refused with
+    403; polled, it is refused too (not published), and acme's own events still go through."""
+    tenant = polling_runtime.tenants.get("4242")
+    assert tenant is not None
+    foreign = event(700, "Error")
+    foreign["applicationName"] = "Globex_CIH"
+    foreign["childEvents"][0]["applicationName"] = "Globex_CIH"
+    unmapped = event(800, "Error")
+    unmapped["applicationName"] = unmapped["childEvents"][0]["applicationName"] = "Nobody_App"
+    cih.events = [foreign, event(900, "Error"), unmapped]
+    result = poll_tenant(polling_runtime, tenant, now=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    assert result.fetched == 3 and result.published == 2
+    assert [key.split(":")[0] for key in result.refused_ids] == ["700"]
+    messages = ingest.pull(2)
+    assert len(ingest.quiet(0.5)) == 2
+    assert {m.json()["eventId"] for m in messages} == {900, 800}
+    globex, acme = watch("alerts-5151"), watch("alerts-4242")
+    for message in messages:
+        handle_message(polling_runtime, message.data, message.attributes)
+    assert {a.json()["tenant_id"] for a in acme.pull(4)} == {"4242"}
+    assert globex.quiet(0.5) == []
+    # refused once, not again every round
+    again = poll_tenant(polling_runtime, tenant, now=datetime(2026, 11, 25, 12, 5, tzinfo=UTC))
+    assert (again.published, again.refused_ids) == (0, [])
+
+
+def test_one_tenants_cih_failure_does_not_stop_the_round_for_the_others(
+    runtime: Runtime, state: Any, ingest: TopicWatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four polling tenants: a 5xx, a 200 that is not JSON, a refused connection, and a
+    healthy one polled last; the healthy one is polled and published, the others reported."""
+    monkeypatch.setenv("CIH_SESSION", "session-x")
+    servers = {name: CihApi() for name in ("5xx", "badjson", "ok")}
+    servers["5xx"].answer = (503, b'{"error": "down"}')
+    servers["badjson"].answer = (200, b"<html>maintenance</html>")
+    servers["ok"].events = [event(1000, "Error")]
+    urls = {name: api.url for name, api in servers.items()}
+    urls["refused"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    data = yaml.safe_load(EXAMPLE_TENANTS.read_text())
+    template = data["tenants"][1]
+    data["tenants"] = []
+    for number, name in enumerate(("5xx", "badjson", "refused", "ok")):
+        tenant = copy.deepcopy(template)
+        tenant.update(id=f"90{number}", name=f"poll-{name}")
+        tenant["service_accounts"][0]["username"] = f"svc-{name}"
+        tenant["adobe"]["ims_org_ids"] = [f"ORG{number:021d}@AdobeOrg"]
+        tenant["informatica"] = {
+            "applications": [f"App_{name}"],
+            "poll": {"base_url": urls[name], "session_env": "CIH_SESSION", "page_size": 10},
+        }
+        data["tenants"].append(tenant)
+    runtime.tenants = parse_tenants(data)
+    try:
+        results = {r.tenant_id: r for r in poll_all(runtime, datetime(2026, 11, 25, tzinfo=UTC))}
+    finally:
+        for api in servers.values():
+            api.httpd.shutdown()
+    assert set(results) == {"900", "901", "902", "903"}
+    assert results["900"].error == "CIH answered 503"
+    assert str(results["901"].error).startswith("CIH answered invalid JSON")
+    assert str(results["902"].error).startswith("ConnectionError")
+    assert results["903"].error is None and results["903"].published == 1
+    assert [m.json()["eventId"] for m in ingest.pull(1)] == [1000]
+    polls = {
+        (sample.labels["tenant"], sample.labels["outcome"]): sample.value
+        for family in text_string_to_metric_families(runtime.metrics.prometheus().decode())
+        if family.name == "cih_polls"
+        for sample in family.samples
+    }
+    assert polls == {
+        ("900", "failed"): 1,
+        ("901", "failed"): 1,
+        ("902", "failed"): 1,
+        ("903", "ok"): 1,
+    }

@@ -11,10 +11,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 import pytest
 
+from alertbridge import devstack
+from alertbridge.cli import main
 from alertbridge.emulator import Emulator, free_port
 from alertbridge.normalize import handle_message
 from alertbridge.runtime import Runtime
@@ -157,3 +160,75 @@ def test_demo_brings_up_the_stack_and_alerts_land_on_tenant_topics(
     assert "alert on 4242's topic" in out.stdout and "alert on 5151's topic" in out.stdout
     assert "alerts landed on tenant topics" in out.stdout and "(timed out)" not in out.stdout
     assert "acme-demo-secret" not in out.stdout + out.stderr
+
+
+@pytest.fixture
+def no_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No running `alertbridge dev` and no ALERTBRIDGE_*/emulator environment."""
+    for name in list(os.environ):
+        if name.startswith(("ALERTBRIDGE_", "PUBSUB_", "FIRESTORE_", "GOOGLE_CLOUD_PROJECT")):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(devstack, "STATE_FILE", tmp_path / "dev.json")
+    return tmp_path
+
+
+def one_line_error(argv: list[str], capfd: pytest.CaptureFixture[str]) -> str:
+    """Run the real CLI entry; its failure must be a non-zero status and one stderr line."""
+    status = main(argv)
+    err = capfd.readouterr().err
+    assert status != 0
+    assert "Traceback" not in err and err.endswith("\n") and err.count("\n") == 1, err
+    return err
+
+
+def test_cli_errors_are_one_line_on_stderr_with_a_non_zero_status(
+    no_stack: Path,
+    capfd: pytest.CaptureFixture[str],
+    emulator: Emulator,
+    project: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    err = one_line_error(["replay", "--from-dead-letter"], capfd)
+    assert err.startswith("alertbridge replay: no project: start `alertbridge dev`")
+    err = one_line_error(["poll-cih"], capfd)
+    assert err.startswith("alertbridge poll-cih: no project")
+    err = one_line_error(["replay", "--since", "yesterday", "--project", project], capfd)
+    assert "--since 'yesterday' is not an RFC 3339 time" in err
+    broken = no_stack / "tenants.yaml"
+    broken.write_text("tenants:\n  - id: 1\n    name: [unclosed\n")
+    err = one_line_error(
+        ["replay", "--from-dead-letter", "--project", project, "--config", str(broken)], capfd
+    )
+    assert err.startswith("alertbridge replay: ") and "tenants.yaml" in err
+    err = one_line_error(
+        ["replay", "--from-dead-letter", "--project", project, "--config", "/nope.yaml"], capfd
+    )
+    assert "tenants file /nope.yaml not found" in err
+    # a project on the emulator without the dead-letter subscription
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
+    err = one_line_error(
+        ["replay", "--from-dead-letter", "--project", project, "--config", str(EXAMPLE_TENANTS)],
+        capfd,
+    )
+    assert err.startswith("alertbridge replay: NotFound")
+
+
+def test_replay_without_a_stack_says_so_in_one_line_as_a_subprocess(no_stack: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALERTBRIDGE_", "PUBSUB_", "FIRESTORE_", "GOOGLE_CLOUD_PROJECT"))
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "alertbridge.cli", "replay", "--from-dead-letter"],
+        env={**env, "XDG_CACHE_HOME": str(no_stack)},
+        cwd=no_stack,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        "alertbridge replay: no project: start `alertbridge dev`, or set ALERTBRIDGE_PROJECT "
+        "(or --project)"
+    ]

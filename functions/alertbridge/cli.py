@@ -10,9 +10,13 @@ import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alertbridge.runtime import Runtime
 
 DEFAULT_CONFIG = "config/tenants.example.yaml"
 DEFAULT_PROJECT = "alertbridge-local"
@@ -27,6 +31,65 @@ def _config_path(value: str | None) -> Path:
     if not path.exists():
         sys.exit(f"alertbridge: tenants file {path} not found (use --config PATH)")
     return path
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line on stderr, exit status 2."""
+
+
+def _stack_runtime(args: argparse.Namespace) -> Runtime:
+    """The runtime of the stack the operator means, found as ``tail`` finds it: options,
+    then the environment (a deployed project, or a shell set up by hand), then the running
+    ``alertbridge dev`` (its state file)."""
+    import dataclasses
+
+    from alertbridge.devstack import read_state
+    from alertbridge.runtime import Runtime
+    from alertbridge.settings import Settings
+    from alertbridge.tenants import load_tenants, loads_tenants
+
+    state = read_state() or {}
+    env = os.environ
+    settings = Settings.from_env()
+    project = (
+        getattr(args, "project", None)
+        or env.get("ALERTBRIDGE_PROJECT")
+        or env.get("GOOGLE_CLOUD_PROJECT")
+        or state.get("project")
+    )
+    if not project:
+        raise CliError(
+            "no project: start `alertbridge dev`, or set ALERTBRIDGE_PROJECT (or --project)"
+        )
+    config = getattr(args, "config", None) or env.get("ALERTBRIDGE_TENANTS_FILE")
+    if config is None and not settings.tenants_inline:
+        config = state.get("config")
+    if config is None and not settings.tenants_inline:
+        raise CliError(
+            "no tenants file: start `alertbridge dev`, or set ALERTBRIDGE_TENANTS_FILE "
+            "(or --config PATH)"
+        )
+    if config is not None:
+        tenants = load_tenants(_config_path(config))
+    else:
+        tenants = loads_tenants(str(settings.tenants_inline), origin="ALERTBRIDGE_TENANTS")
+    local = state.get("project") == project  # the dev stack's emulators serve this project
+    return Runtime(
+        dataclasses.replace(
+            settings, project_id=project, tenants_file=Path(config) if config else None
+        ),
+        tenants,
+        None,
+        env.get("PUBSUB_EMULATOR_HOST") or (state.get("emulator_host") if local else None),
+        firestore_host=env.get("FIRESTORE_EMULATOR_HOST")
+        or (state.get("firestore_host") if local else None),
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and first words, never a traceback."""
+    text = " ".join(str(exc).split())
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:500]
 
 
 def _wait_for_signal() -> None:
@@ -338,60 +401,87 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(option: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{option} {value!r} is not an RFC 3339 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from alertbridge.replay import replay_dead_letters, replay_ingest
-    from alertbridge.runtime import get_runtime
 
-    runtime = get_runtime()
-    if args.from_dead_letter:
-        report = replay_dead_letters(runtime, args.subscription, args.limit, args.dry_run)
-    else:
-        if not args.since:
-            sys.exit("alertbridge replay: give --from-dead-letter or --since TIME")
-        since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
-        until = datetime.fromisoformat(args.until.replace("Z", "+00:00")) if args.until else None
-        report = replay_ingest(runtime, since, until, args.limit, args.dry_run)
+    if not args.from_dead_letter and not args.since:
+        raise CliError("give --from-dead-letter or --since TIME")
+    since = _when("--since", args.since) if args.since else None
+    until = _when("--until", args.until) if args.until else None
+    runtime = _stack_runtime(args)
+    try:
+        if since is None:
+            report = replay_dead_letters(runtime, args.subscription, args.limit, args.dry_run)
+        else:
+            report = replay_ingest(runtime, since, until, args.limit, args.dry_run)
+    finally:
+        runtime.close()
+    labels = {"redriven": "re-driven", "failed_again": "failed again", "seen": "would re-drive"}
+    for entry in report.entries:
+        print(
+            f"{labels.get(entry.result, entry.result)}: {entry.message_id} "
+            f"stage={entry.stage} was={entry.reason} {entry.detail}".rstrip(),
+            flush=True,
+        )
     print(
         json.dumps(
             {
                 "seen": report.seen,
+                "redriven": report.redriven,
+                "failed_again": report.failed_again,
                 "alerts": report.alerts,
                 "dead_lettered_again": report.dead_lettered_again,
                 "dry_run": args.dry_run,
             }
-        )
+        ),
+        flush=True,
     )
     return 0
 
 
-def cmd_sweep(_: argparse.Namespace) -> int:
+def cmd_sweep(args: argparse.Namespace) -> int:
     from alertbridge.notify.autoresolve import sweep
-    from alertbridge.runtime import get_runtime
 
-    for alert in sweep(get_runtime()):
+    runtime = _stack_runtime(args)
+    try:
+        resolved = sweep(runtime)
+    finally:
+        runtime.close()
+    for alert in resolved:
         print(json.dumps({"tenant": alert.tenant_id, "dedup_key": alert.dedup_key, "id": alert.id}))
     return 0
 
 
-def cmd_poll_cih(_: argparse.Namespace) -> int:
+def cmd_poll_cih(args: argparse.Namespace) -> int:
     from alertbridge.poller import poll_all
-    from alertbridge.runtime import get_runtime
 
-    for result in poll_all(get_runtime()):
+    runtime = _stack_runtime(args)
+    try:
+        results = poll_all(runtime)
+    finally:
+        runtime.close()
+    for result in results:
         print(
             json.dumps(
                 {
                     "tenant": result.tenant_id,
                     "fetched": result.fetched,
                     "published": result.published,
+                    "refused": len(result.refused_ids),
                     "retry_after": result.retry_after,
                     "error": result.error,
                 }
             )
         )
-    return 0
+    return 1 if any(r.error is not None for r in results) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -446,11 +536,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", help="RFC 3339 end of the ingest range")
     replay.add_argument("--limit", type=int)
     replay.add_argument("--dry-run", action="store_true", help="count, do not re-drive")
+    replay.add_argument("--config", help="tenants file (default: the running dev stack's)")
+    replay.add_argument("--project", help="project (default: the running dev stack's)")
     replay.set_defaults(func=cmd_replay)
 
     poll = sub.add_parser("poll-cih", help="one round of the Informatica CIH events poller")
+    poll.add_argument("--config", help="tenants file (default: the running dev stack's)")
+    poll.add_argument("--project", help="project (default: the running dev stack's)")
     poll.set_defaults(func=cmd_poll_cih)
     sweep = sub.add_parser("sweep", help="one auto-resolve sweep (incidents quiet long enough)")
+    sweep.add_argument("--config", help="tenants file (default: the running dev stack's)")
+    sweep.add_argument("--project", help="project (default: the running dev stack's)")
     sweep.set_defaults(func=cmd_sweep)
 
     worker = sub.add_parser("worker", help="run the normaliser or the notifier (streaming pull)")
@@ -460,8 +556,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every failure is one line on stderr and a non-zero status, never a traceback."""
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:  # sys.exit("message"): the same one line, in-process too
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)
+        return 1
+    except CliError as exc:
+        print(f"alertbridge {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(f"alertbridge {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1
     return result
 
 

@@ -159,6 +159,7 @@ class DevStack:
             json.dumps(
                 {
                     "emulator_host": self.emulator_host,
+                    "firestore_host": self.firestore_host,
                     "project": self.project,
                     "base_url": self.base_url,
                     "config": str(self.config.resolve()),

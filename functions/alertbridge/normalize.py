@@ -22,7 +22,7 @@ from alertbridge.adapters import AdapterError, registry
 from alertbridge.alert import Alert
 from alertbridge.envelope import EnvelopeError, IngestEnvelope
 from alertbridge.logs import get_logger
-from alertbridge.pubsub import OutgoingMessage
+from alertbridge.pubsub import OutgoingMessage, bounded_attribute
 from alertbridge.runtime import Runtime
 from alertbridge.tenants import Tenants
 
@@ -91,7 +91,7 @@ def dead_letter_message(
     attrs = dict(attributes)
     attrs.update(
         dead_letter_reason=reason,
-        dead_letter_detail=detail[:DETAIL_MAX],
+        dead_letter_detail=bounded_attribute(detail, DETAIL_MAX),  # bytes, not characters
         dead_lettered_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         failed_stage="normalize",
     )

@@ -8,6 +8,12 @@ few calls per minute and answers 429 with ``Retry-After``: the poller then stops
 round and remembers where it was. What it already published is remembered per tenant
 (event id + a digest of every status in its tree, bounded) in the state store, so an event
 is published once per state of its tree.
+
+Polled events route only to the polling tenant, as posted ones do: an event whose
+application the tenants file gives to another tenant is refused (the HTTP endpoint answers
+403 for it), logged and remembered, never published. Each tenant's poll is independent: a
+CIH answer that fails (5xx, not JSON, no connection, any exception) is that tenant's error
+in the round's results and in the ``cih_polls`` counter; the round goes on.
 """
 
 from __future__ import annotations
@@ -43,6 +49,14 @@ class PollResult:
     error: str | None = None
     pages: int = 0
     published_ids: list[str] = field(default_factory=list)
+    refused_ids: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        """``ok``, ``throttled`` or ``failed``: the ``cih_polls`` counter's label."""
+        if self.error is not None:
+            return "failed"
+        return "ok" if self.retry_after is None else "throttled"
 
 
 def _iso(moment: datetime) -> str:
@@ -83,18 +97,22 @@ def poll_tenant(
     http = session or requests.Session()
     first = 0
     while True:
-        response = http.post(
-            config.base_url.rstrip("/") + EVENTS_PATH,
-            json={
-                "fromDate": _iso(window_from),
-                "toDate": _iso(now),
-                "firstResult": first,
-                "maxResults": config.page_size,
-                "eventType": "ALL",
-            },
-            headers={"IDS-SESSION-ID": token, "Accept": "application/json"},
-            timeout=TIMEOUT_S,
-        )
+        try:
+            response = http.post(
+                config.base_url.rstrip("/") + EVENTS_PATH,
+                json={
+                    "fromDate": _iso(window_from),
+                    "toDate": _iso(now),
+                    "firstResult": first,
+                    "maxResults": config.page_size,
+                    "eventType": "ALL",
+                },
+                headers={"IDS-SESSION-ID": token, "Accept": "application/json"},
+                timeout=TIMEOUT_S,
+            )
+        except requests.RequestException as exc:  # what was published so far is remembered
+            result.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            break
         result.pages += 1
         if response.status_code == 429:
             try:
@@ -105,9 +123,26 @@ def poll_tenant(
         if response.status_code != 200:
             result.error = f"CIH answered {response.status_code}"
             break
-        page = _events(response.json())
+        try:
+            page = _events(response.json())
+        except ValueError as exc:
+            result.error = f"CIH answered invalid JSON: {str(exc)[:200]}"
+            break
         result.fetched += len(page)
         fresh = [e for e in page if state_key(e) not in seen_set]
+        for foreign in [e for e in fresh if not _owned_by(runtime, tenant, e)]:
+            key = state_key(foreign)
+            seen.append(key)  # refused once, not again every round
+            seen_set.add(key)
+            result.refused_ids.append(key)
+            runtime.metrics.count("rejected", informatica.SOURCE)
+            log.warning(
+                "CIH poll refused an event of an application another tenant owns",
+                tenant=tenant.id,
+                application=str(foreign.get("applicationName"))[:200],
+                event_id=str(foreign.get("eventId"))[:64],
+            )
+        fresh = [e for e in fresh if state_key(e) not in seen_set]
         if fresh:
             received = datetime.now(UTC)
             runtime.publisher.publish_and_wait(
@@ -154,6 +189,14 @@ def poll_tenant(
     return result
 
 
+def _owned_by(runtime: Runtime, tenant: Tenant, event: dict[str, Any]) -> bool:
+    """The HTTP endpoint's rule: an application the tenants file gives to another tenant is
+    not this tenant's to send (the adapter would route it there)."""
+    app = event.get("applicationName")
+    owner = runtime.tenants.by_informatica_application(app) if isinstance(app, str) else None
+    return owner is None or owner.id == tenant.id
+
+
 def state_key(event: dict[str, Any]) -> str:
     """``eventId:<digest of every status in the tree>``: a parent stays "Complete" while its
     subscriptions move from Processing to Error, and that change must be published."""
@@ -174,4 +217,19 @@ def _json(event: dict[str, Any]) -> bytes:
 
 
 def poll_all(runtime: Runtime, now: datetime | None = None) -> list[PollResult]:
-    return [poll_tenant(runtime, t, now) for t in runtime.tenants if t.informatica.poll]
+    """One round: every polling tenant, each on its own; one tenant's failure (whatever it
+    raises) is its result's ``error`` and never stops the tenants after it."""
+    results: list[PollResult] = []
+    for tenant in runtime.tenants:
+        if not tenant.informatica.poll:
+            continue
+        try:
+            result = poll_tenant(runtime, tenant, now)
+        except Exception as exc:  # isolation: the round goes on for the other tenants
+            result = PollResult(tenant.id, error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            log.error("CIH poll failed", tenant=tenant.id, error=result.error)
+        runtime.metrics.count("cih_polls", tenant.id, result.outcome)
+        results.append(result)
+    failed = [r.tenant_id for r in results if r.error is not None]
+    log.info("CIH poll round", tenants=len(results), failed=failed)
+    return results

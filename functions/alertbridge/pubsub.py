@@ -18,8 +18,36 @@ if TYPE_CHECKING:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
 
+# Pub/Sub's limits (cloud.google.com/pubsub/quotas): an attribute value or an ordering key
+# of at most 1,024 bytes, a Publish request of at most 10 MB and 1,000 messages.
+ATTRIBUTE_VALUE_MAX_BYTES = 1024
+MAX_REQUEST_BYTES = 10_000_000
+
+
+def bounded_attribute(value: str, limit: int = ATTRIBUTE_VALUE_MAX_BYTES) -> str:
+    """``value`` cut to ``limit`` UTF-8 bytes on a character boundary: Pub/Sub counts bytes,
+    and one value over the limit fails the whole Publish request it travels in."""
+    if value.isascii() and len(value) <= limit:  # the common case: one byte a character
+        return value
+    raw = value.encode("utf-8", "replace")  # a lone surrogate is not UTF-8: "?"
+    if len(raw) <= limit:
+        return raw.decode("utf-8")
+    return raw[:limit].decode("utf-8", "ignore")  # drops only a cut trailing character
+
+
+def bounded_attributes(attributes: Mapping[str, str]) -> Mapping[str, str]:
+    """Every value within Pub/Sub's limit (the same mapping when all already are)."""
+    if all(v.isascii() and len(v) <= ATTRIBUTE_VALUE_MAX_BYTES for v in attributes.values()):
+        return attributes
+    return {k: bounded_attribute(v) for k, v in attributes.items()}
+
+
 class PublishError(Exception):
     """Pub/Sub did not confirm the publish in time; the caller must not report success."""
+
+
+class MessageTooLarge(PublishError):
+    """One message that no Publish request can carry (over 10 MB with its attributes)."""
 
 
 @dataclass(frozen=True)
@@ -62,19 +90,34 @@ def make_subscriber_client(emulator_host: str | None) -> pubsub_v1.SubscriberCli
     return pubsub_v1.SubscriberClient(**kwargs)
 
 
+def _framed(size: int) -> int:
+    """Bytes a length-delimited protobuf field of ``size`` bytes takes: tag, length, body."""
+    return 1 + (size.bit_length() + 6) // 7 + size if size else 2
+
+
+def _refused_as_invalid(exc: BaseException) -> bool:
+    """Pub/Sub refuses a whole request with INVALID_ARGUMENT for one bad message in it."""
+    from google.api_core import exceptions as gexc
+
+    return isinstance(exc, gexc.InvalidArgument)
+
+
 class KeyedBatcher:
     """Batches messages with *different* ordering keys into one Publish RPC.
 
     google-cloud-pubsub batches only per ordering key, so a normaliser publishing one alert
     per dedup key sends one RPC per alert. The Pub/Sub API itself accepts many keys in one
     request and keeps per-key order within it; one flusher thread sends batches in the order
-    messages were handed in, so per-key order across batches holds too.
+    messages were handed in, so per-key order across batches holds too. A request stays
+    under Pub/Sub's 10 MB (attributes and ordering keys counted) as well as ``max_messages``;
+    a message no request can carry fails on its own future and is never sent.
     """
 
     def __init__(
         self,
         client: Any,
         max_messages: int = 500,
+        max_bytes: int = MAX_REQUEST_BYTES,
         max_latency_s: float = 0.002,
         timeout_s: float = 5.0,
         retry: Any = None,
@@ -89,6 +132,7 @@ class KeyedBatcher:
         self._wrap_request = gapic_types.PublishRequest.wrap
         self._queue: queue.Queue[tuple[str, Any, Future[str]]] = queue.Queue()
         self._max_messages = max_messages
+        self._max_bytes = max_bytes
         self._max_latency_s = max_latency_s
         self._timeout_s = timeout_s
         self._retry = retry
@@ -104,6 +148,15 @@ class KeyedBatcher:
         # field in Python (it showed as ~7 % of an ingress profile); google-cloud-pubsub's
         # own publisher builds its messages the same way.
         message = self._raw_message(data=data, attributes=attributes, ordering_key=ordering_key)
+        size = _framed(message.ByteSize()) + _framed(len(topic.encode()))
+        if size > self._max_bytes:  # fails alone, before it can share a request
+            future.set_exception(
+                MessageTooLarge(
+                    f"message too large for one Publish: {size} bytes with its attributes "
+                    f"(the limit is {self._max_bytes})"
+                )
+            )
+            return future
         self._queue.put((topic, message, future))
         return future
 
@@ -132,7 +185,25 @@ class KeyedBatcher:
             for topic, message, future in batch:
                 by_topic.setdefault(topic, []).append((message, future))
             for topic, items in by_topic.items():
-                self._send(topic, items)
+                for chunk in self._chunks(topic, items):
+                    self._send(topic, chunk)
+
+    def _chunks(
+        self, topic: str, items: list[tuple[Any, Future[str]]]
+    ) -> list[list[tuple[Any, Future[str]]]]:
+        """Consecutive runs of ``items`` whose Publish request stays under the byte limit
+        (order kept, so per-key order holds across the requests)."""
+        overhead = _framed(len(topic.encode()))
+        chunks: list[list[tuple[Any, Future[str]]]] = [[]]
+        size = overhead
+        for item in items:
+            framed = _framed(item[0].ByteSize())
+            if chunks[-1] and size + framed > self._max_bytes:
+                chunks.append([])
+                size = overhead
+            chunks[-1].append(item)
+            size += framed
+        return chunks
 
     def _send(self, topic: str, items: list[tuple[Any, Future[str]]]) -> None:
         """One Publish RPC; every waiter gets its id or the failure, and nothing that goes
@@ -148,6 +219,10 @@ class KeyedBatcher:
             if len(ids) != len(items):
                 raise RuntimeError(f"Pub/Sub returned {len(ids)} ids for {len(items)} messages")
         except Exception as exc:
+            if len(items) > 1 and _refused_as_invalid(exc):
+                for item in items:  # one bad message fails alone, not its neighbours
+                    self._send(topic, [item])
+                return
             for _, future in items:
                 if not future.done():
                     future.set_exception(exc)
@@ -249,7 +324,9 @@ class Publisher:
                 if remaining[0]:
                     return
             failure = next((f.exception() for f in futures if f.exception()), None)
-            if failure is not None:
+            if isinstance(failure, MessageTooLarge):  # the message's fault, not Pub/Sub's
+                combined.set_exception(failure)
+            elif failure is not None:
                 self._last_failure = time.time()
                 error = PublishError(f"{type(failure).__name__}: {failure}")
                 error.__cause__ = failure
@@ -263,7 +340,12 @@ class Publisher:
         return combined
 
     def _submit(self, m: OutgoingMessage) -> Future[str]:
-        return self._batcher.publish(self.topic_path(m.topic), m.data, m.attributes, m.ordering_key)
+        return self._batcher.publish(
+            self.topic_path(m.topic),
+            m.data,
+            bounded_attributes(m.attributes),
+            bounded_attribute(m.ordering_key),
+        )
 
     def stop(self) -> None:
         self._batcher.stop()

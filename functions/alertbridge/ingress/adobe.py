@@ -15,6 +15,7 @@ never sends those to our registration, so only a replayed or forged delivery get
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Request
@@ -34,6 +35,7 @@ from alertbridge.runtime import Runtime
 PATH = "/adobe/v1/flow-run-notifications"
 MAX_CHALLENGE = 256
 MAX_EVENTS = 100
+RETRY_COUNT = re.compile(r"[0-9]{1,6}")
 
 
 def key_cache(runtime: Runtime) -> PublicKeyCache:
@@ -52,6 +54,18 @@ def challenge(request: Request) -> Reply:
             [FieldProblem("challenge", "required, <= 256 chars", "missing or too long")],
         )
     return Reply(200, {"challenge": value})
+
+
+def retry_count(request: Request) -> str:
+    """``x-adobe-retry-count`` is outside the signature and copied into an attribute: only a
+    small decimal count is taken (Adobe retries for 24 h; 6,000 digits were accepted)."""
+    value = request.headers.get("x-adobe-retry-count", "0")
+    if not RETRY_COUNT.fullmatch(value):
+        raise bad_request(
+            "x-adobe-retry-count must be a decimal integer of at most 6 digits",
+            [FieldProblem("x-adobe-retry-count", "integer 0-999999", "not a small integer")],
+        )
+    return value
 
 
 def split_events(payload: Any) -> list[Any]:
@@ -95,7 +109,7 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
         )
     settings = runtime.settings
     check_recipient(payload, settings.adobe_client_id, settings.adobe_allow_missing_recipient)
-    retries = request.headers.get("x-adobe-retry-count", "0")
+    retries = retry_count(request)
     return accept_events(
         runtime, adobe.SOURCE, events, request_id, 200, extra={"adobe_retry_count": retries}
     )
