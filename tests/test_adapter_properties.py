@@ -65,7 +65,11 @@ def _seeds() -> dict[str, list[Any]]:
 
 
 SEEDS = _seeds()
-PARSERS = {subtask.SOURCE: subtask.parse, adobe.SOURCE: adobe.parse, informatica.SOURCE: informatica.parse}
+PARSERS = {
+    subtask.SOURCE: subtask.parse,
+    adobe.SOURCE: adobe.parse,
+    informatica.SOURCE: informatica.parse,
+}
 # Fields each adapter reads that a seed may lack, so mutations can add them too.
 EXTRA_KEYS = {
     subtask.SOURCE: ["x"],
@@ -321,7 +325,10 @@ EDGES = {
         adobe.SOURCE,
         _edge(adobe.SOURCE, 0, ("event", "metrics", "durationSummary", "startedAtUTC"), 10**400),
     ),
-    "adobe-provider-ref-number": (adobe.SOURCE, _edge(adobe.SOURCE, 0, ("event", "providerRefId"), 7)),
+    "adobe-provider-ref-number": (
+        adobe.SOURCE,
+        _edge(adobe.SOURCE, 0, ("event", "providerRefId"), 7),
+    ),
 }
 
 

@@ -324,9 +324,7 @@ def test_xml_nested_past_16_levels_is_a_400_naming_the_path_and_publishes_nothin
     assert ingest.quiet(1.0) == []
 
 
-def test_xml_elements_nested_past_any_cih_shape_are_a_400(
-    client: Any, ingest: TopicWatch
-) -> None:
+def test_xml_elements_nested_past_any_cih_shape_are_a_400(client: Any, ingest: TopicWatch) -> None:
     body = b"<event><eventId>1</eventId><runId>" + b"<a>" * 30_000 + b"</a>" * 30_000
     response = post(client, body + b"</runId></event>", content_type="application/xml")
     assert response.status_code == 400, response.get_data(as_text=True)[:300]

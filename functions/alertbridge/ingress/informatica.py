@@ -12,7 +12,6 @@ request's content type is kept in the ``original_content_type`` attribute).
 from __future__ import annotations
 
 from typing import Any
-
 from xml.etree.ElementTree import TreeBuilder
 
 from defusedxml import DefusedXmlException
