@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alertbridge.adapters import AdapterError, adobe, informatica, subtask
-from alertbridge.alert import Alert
+from alertbridge.alert import ID_MAX, Alert
 from alertbridge.envelope import IngestEnvelope
 from alertbridge.normalize import alert_message
 from alertbridge.tenants import load_tenants
@@ -272,6 +272,7 @@ def check(source: str, data: bytes, tenant: str | None) -> bool:
         assert isinstance(alert, Alert)
         # what the normaliser publishes: the JSON must validate again, attributes must build
         assert Alert.model_validate_json(alert.to_json_bytes()) == alert
+        assert all(len(value) <= ID_MAX for value in alert.labels.values())
         alert_message(alert, "alerts-test")
     return True
 

@@ -24,7 +24,7 @@ ALERT_NAMESPACE = uuid.UUID("6f1c7d2e-6a55-4d3b-9a0e-5b8f0c2d9e11")
 
 SUMMARY_MAX = 1024  # PagerDuty Events v2 caps payload.summary at 1024 characters.
 DEDUP_KEY_MAX = 255  # and dedup_key at 255
-ID_MAX = 255  # resource ids and names, label values: filterable, and fit any attribute
+ID_MAX = 255  # resource ids and names (and, bounded by the adapters, label values)
 KEY_PART_MAX = 64  # one part of an over-long dedup key keeps this much (prefix + digest)
 DIGEST_CHARS = 16  # 64 bits of SHA-256: distinct texts stay distinct
 
@@ -139,7 +139,7 @@ class Alert(BaseModel):
     errors: list[AlertError] = Field(default_factory=list)
     metrics: Metrics = Field(default_factory=Metrics)
     links: list[Link] = Field(default_factory=list)
-    labels: dict[str, Annotated[str, Field(max_length=ID_MAX)]] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
     request_id: str | None = Field(default=None, description="the ingest request that carried it")
 
     def to_json_bytes(self) -> bytes:
