@@ -72,10 +72,13 @@ def poll_cih(event: CloudEvent) -> None:
 @functions_framework.cloud_event
 def normalize(event: CloudEvent) -> None:
     """Pub/Sub (Eventarc) trigger on alertbridge-ingest."""
+    from flask import request
+
     from alertbridge.normalize import handle_cloud_event
     from alertbridge.runtime import get_runtime
 
-    handle_cloud_event(get_runtime(), event.data)
+    # a raw Pub/Sub push converted to a CloudEvent loses its deliveryAttempt: read the body
+    handle_cloud_event(get_runtime(), event.data, request.get_json(silent=True))
 
 
 @functions_framework.cloud_event

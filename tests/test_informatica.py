@@ -281,3 +281,76 @@ def test_array_of_events_becomes_one_ingest_message_each(client: Any, ingest: To
     messages = ingest.pull(2)
     assert sorted(json.loads(m.data)["eventId"] for m in messages) == [32010, 32020]
     assert {m.attributes["original_content_type"] for m in messages} == {"application/json"}
+
+
+FIELDS_XML = (
+    "<eventId>{0}</eventId><eventStatus>Complete</eventStatus><eventType>SUBSCRIPTION</eventType>"
+    "<applicationName>DI_App</applicationName><topicName>T</topicName><pubSubName>S</pubSubName>"
+)
+
+
+def nested_xml(levels: int, fields: bool = True) -> bytes:
+    """An <event> whose childEvents nest ``levels`` deep (bare events when not ``fields``,
+    to get thousands of levels under the 254 KB cap)."""
+    opening = [
+        "<event>" + (FIELDS_XML.format(level) if fields else "") + "<childEvents>"
+        for level in range(levels)
+    ]
+    leaf = "<event>" + FIELDS_XML.format(levels) + "</event>"
+    return ("".join(opening) + leaf + "</childEvents></event>" * levels).encode()
+
+
+def test_xml_nested_16_levels_is_accepted(client: Any, ingest: TopicWatch) -> None:
+    response = post(client, nested_xml(informatica.MAX_DEPTH), content_type="application/xml")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert len(ingest.pull(1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("levels", "fields"),
+    [(informatica.MAX_DEPTH + 1, True), (700, True), (5_000, False)],
+    ids=["17", "700", "5000-bare"],
+)
+def test_xml_nested_past_16_levels_is_a_400_naming_the_path_and_publishes_nothing(
+    client: Any, ingest: TopicWatch, levels: int, fields: bool
+) -> None:
+    body = nested_xml(levels, fields)
+    started = time.monotonic()
+    response = post(client, body, content_type="application/xml")
+    assert time.monotonic() - started < 2.0
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    (detail,) = response.get_json()["details"]
+    assert detail["rule"] == f"depth<={informatica.MAX_DEPTH}"
+    assert detail["field"] == "events[0]" + ".childEvents[0]" * (informatica.MAX_DEPTH + 1)
+    assert ingest.quiet(1.0) == []
+
+
+def test_xml_elements_nested_past_any_cih_shape_are_a_400(client: Any, ingest: TopicWatch) -> None:
+    body = b"<event><eventId>1</eventId><runId>" + b"<a>" * 30_000 + b"</a>" * 30_000
+    response = post(client, body + b"</runId></event>", content_type="application/xml")
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    (detail,) = response.get_json()["details"]
+    assert detail["field"].startswith("events[0].runId.a.a")
+    assert detail["rule"].startswith("depth<=")
+    assert ingest.quiet(1.0) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 40_000 + b"1" + b"}" * 40_000],
+    ids=["arrays", "objects"],
+)
+def test_json_nested_100k_deep_is_a_400_with_the_depth_rule_and_publishes_nothing(
+    client: Any, ingest: TopicWatch, body: bytes
+) -> None:
+    for path in (PATH, "/analytics-environment/v1/job-pub-sub-messages"):
+        response = client.post(
+            path,
+            data=body,
+            content_type="application/json",
+            headers={"Tenant-ID": "4242", "Authorization": f"Bearer {token_for(client)}"},
+        )
+        assert response.status_code == 400, response.get_data(as_text=True)[:300]
+        (detail,) = response.get_json()["details"]
+        assert (detail["field"], detail["rule"]) == ("body", "depth<=32")
+    assert ingest.quiet(1.0) == []

@@ -6,7 +6,9 @@ from it (``alertbridge schema``) and a test fails when the two drift.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -21,6 +23,10 @@ __all__ = ["SEVERITY_ORDER", "Alert", "Severity", "Source", "Status"]
 ALERT_NAMESPACE = uuid.UUID("6f1c7d2e-6a55-4d3b-9a0e-5b8f0c2d9e11")
 
 SUMMARY_MAX = 1024  # PagerDuty Events v2 caps payload.summary at 1024 characters.
+DEDUP_KEY_MAX = 255  # and dedup_key at 255
+ID_MAX = 255  # resource ids and names (and, bounded by the adapters, label values)
+KEY_PART_MAX = 64  # one part of an over-long dedup key keeps this much (prefix + digest)
+DIGEST_CHARS = 16  # 64 bits of SHA-256: distinct texts stay distinct
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -42,15 +48,41 @@ def truncate(text: str, limit: int = SUMMARY_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def bounded(text: str, limit: int = ID_MAX) -> str:
+    """``text`` when it fits, else a readable prefix, ``~`` and a digest of the whole text.
+
+    Unlike ``truncate`` (for prose) this is for identities: deterministic, so redelivery
+    gives the same value, and two long texts that share a prefix stay distinct."""
+    if len(text) <= limit:
+        return text
+    whole = text.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(whole).hexdigest()[:DIGEST_CHARS]
+    return text[: limit - DIGEST_CHARS - 1] + "~" + digest
+
+
+def compose_key(parts: Sequence[object]) -> str:
+    """``parts`` joined by ``:`` as a dedup key of at most ``DEDUP_KEY_MAX`` characters.
+
+    A key that fits is left exactly as it always was (open incidents keep resolving);
+    only when it does not fit is each long part bounded, then the whole."""
+    texts = [str(part) for part in parts]
+    key = ":".join(texts)
+    if len(key) <= DEDUP_KEY_MAX:
+        return key
+    return bounded(":".join(bounded(t, KEY_PART_MAX) for t in texts), DEDUP_KEY_MAX)
+
+
 class Resource(BaseModel):
     """What failed: a sub-task step, an Adobe flow, a CIH publication/subscription."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str = Field(description="e.g. subtask_step, adobe_flow, cih_subscription")
-    id: str
-    name: str | None = None
-    parent: str | None = Field(default=None, description="the containing job, flow or event")
+    id: str = Field(max_length=ID_MAX)
+    name: str | None = Field(default=None, max_length=ID_MAX)
+    parent: str | None = Field(
+        default=None, max_length=ID_MAX, description="the containing job, flow or event"
+    )
 
 
 class AlertError(BaseModel):
@@ -94,7 +126,7 @@ class Alert(BaseModel):
     schema_version: Literal["1"] = "1"
     id: str = Field(description="deterministic per source event and status")
     dedup_key: str = Field(
-        min_length=1, max_length=255, description="stable for the same thing failing"
+        min_length=1, max_length=DEDUP_KEY_MAX, description="stable for the same thing failing"
     )
     tenant_id: str = Field(min_length=1)
     source: Source

@@ -28,7 +28,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _depth(value: Any, limit: int) -> int:
+def json_depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests (iteratively), counting stops once past ``limit``."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     deepest = 0
     while stack:
@@ -58,16 +59,22 @@ def parse_json(body: bytes) -> Any:
     text = decode_text(body)
     try:
         value = json.loads(text, parse_constant=_reject_constants, object_pairs_hook=_unique_keys)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:  # nested past the interpreter's limit: the same refusal
+        raise too_deep() from None
+    except ValueError as exc:
         raise bad_request(
             "the body is not valid JSON", [FieldProblem("body", "json", str(exc)[:200])]
         ) from None
-    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-        raise bad_request(
-            "the body is nested too deeply",
-            [FieldProblem("body", f"depth<={MAX_JSON_DEPTH}", "JSON nesting is too deep")],
-        )
+    if json_depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise too_deep()
     return value
+
+
+def too_deep() -> ApiError:
+    return bad_request(
+        "the body is nested too deeply",
+        [FieldProblem("body", f"depth<={MAX_JSON_DEPTH}", "JSON nesting is too deep")],
+    )
 
 
 def parse_form(body: bytes) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,6 +99,22 @@ def dead_letter_message(
     if message_id:
         attrs["original_message_id"] = message_id
     return OutgoingMessage(runtime.settings.dead_letter_topic, data, attrs)
+
+
+def failure_detail(exc: BaseException) -> str:
+    """The exception's type and where it was raised, for a dead letter or a log line: not
+    its message, which may quote the payload (pydantic does) or a secret."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    frame = ([f for f in frames if "/alertbridge/" in f.filename] or frames)[-1]
+    where = frame.filename.rsplit("/alertbridge/", 1)[-1]
+    return f"{type(exc).__name__} at {where}:{frame.lineno} in {frame.name}"
+
+
+class NormalizeFailed(Exception):
+    """Raised instead of an unexpected exception so Pub/Sub redelivers the message; carries
+    only ``failure_detail`` (the framework logs what is raised)."""
 
 
 def alerts_for(envelope: IngestEnvelope, tenants: Tenants) -> list[tuple[Alert, str]]:
@@ -192,8 +209,50 @@ def handle_message(
     return settle(runtime, plan)
 
 
-def handle_cloud_event(runtime: Runtime, data: Mapping[str, Any]) -> Outcome:
-    """The Eventarc path: a ``messagePublished`` CloudEvent wrapping the ingest message."""
+def delivery_attempt(*bodies: object) -> int | None:
+    """Pub/Sub's ``deliveryAttempt`` from the first body that carries one (the CloudEvent
+    data, the raw push body); Pub/Sub sends it only when a dead-letter policy is set."""
+    for body in bodies:
+        value = body.get("deliveryAttempt") if isinstance(body, Mapping) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def give_up(
+    runtime: Runtime,
+    data: bytes,
+    attributes: Mapping[str, str],
+    message_id: str | None,
+    exc: BaseException,
+    attempt: int,
+) -> Outcome:
+    """After the last delivery attempt: dead-letter ``normalize_failed`` with the reason
+    rather than leave Pub/Sub to dead-letter it without one."""
+    detail = f"{failure_detail(exc)} (after {attempt} delivery attempts)"
+    runtime.publisher.publish_and_wait(
+        [dead_letter_message(runtime, data, attributes, "normalize_failed", detail, message_id)]
+    )
+    runtime.metrics.count("dead_lettered", str(attributes.get("source", "unknown")))
+    log.error(
+        "dead-lettered after repeated failures",
+        reason="normalize_failed",
+        detail=detail,
+        attempt=attempt,
+        request_id=attributes.get("request_id"),
+    )
+    return Outcome(dead_letter_reason="normalize_failed", dead_letter_detail=detail)
+
+
+def handle_cloud_event(
+    runtime: Runtime, data: Mapping[str, Any], push_body: object = None
+) -> Outcome:
+    """The Eventarc path: a ``messagePublished`` CloudEvent wrapping the ingest message.
+
+    An unexpected exception is raised again (Pub/Sub redelivers) until the delivery
+    attempt reaches ``max_delivery_attempts``; then it is dead-lettered here. Without an
+    attempt count (no dead-letter policy) it is only raised. ``push_body`` is the raw push
+    request, which carries the count when functions-framework converted it."""
     message = data.get("message") if isinstance(data, Mapping) else None
     if not isinstance(message, Mapping):
         detail = "CloudEvent data carries no Pub/Sub message"
@@ -209,4 +268,18 @@ def handle_cloud_event(runtime: Runtime, data: Mapping[str, Any]) -> Outcome:
     except (binascii.Error, TypeError, ValueError):
         body = str(raw).encode()
         attributes["envelope_error"] = "message data was not base64"
-    return handle_message(runtime, body, attributes, str(message_id) if message_id else None)
+    message_id = str(message_id) if message_id else None
+    try:
+        return handle_message(runtime, body, attributes, message_id)
+    except Exception as exc:
+        attempt = delivery_attempt(data, push_body)
+        if attempt is not None and attempt >= runtime.settings.max_delivery_attempts:
+            return give_up(runtime, body, attributes, message_id, exc, attempt)
+        detail = failure_detail(exc)
+        log.warning(
+            "normalize failed; Pub/Sub will redeliver",
+            attempt=attempt,
+            error=detail,
+            request_id=attributes.get("request_id"),
+        )
+        raise NormalizeFailed(detail) from None

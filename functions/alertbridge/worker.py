@@ -18,7 +18,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from alertbridge.logs import get_logger
-from alertbridge.normalize import Plan, dead_letter_message, handle_message, plan_message, settle
+from alertbridge.normalize import (
+    Plan,
+    dead_letter_message,
+    failure_detail,
+    handle_message,
+    plan_message,
+    settle,
+)
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from alertbridge.runtime import Runtime
 
@@ -91,13 +98,13 @@ class PullWorker:
         log.warning(
             f"{self.stage} failed; will be redelivered",
             attempt=attempt,
-            error=f"{type(exc).__name__}: {exc}"[:300],
+            error=failure_detail(exc),
             request_id=message.attributes.get("request_id"),
         )
         message.nack()
 
     def _give_up(self, message: Any, exc: BaseException, attempt: int) -> None:
-        detail = f"{type(exc).__name__}: {exc} (after {attempt} delivery attempts)"
+        detail = f"{failure_detail(exc)} (after {attempt} delivery attempts)"
         dead = dead_letter_message(
             self.runtime,
             message.data,

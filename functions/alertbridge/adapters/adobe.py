@@ -8,11 +8,17 @@ accepted wrapped as ``{"messages": [message]}``).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.adapters import AdapterError, UnroutableError
+from alertbridge.adapters import (
+    AdapterError,
+    UnroutableError,
+    get_list,
+    get_object,
+    get_text,
+    load_json,
+)
 from alertbridge.alert import (
     Alert,
     AlertError,
@@ -22,6 +28,8 @@ from alertbridge.alert import (
     Severity,
     Status,
     alert_id,
+    bounded,
+    compose_key,
     truncate,
 )
 from alertbridge.envelope import IngestEnvelope
@@ -47,12 +55,17 @@ def unwrap(payload: Any) -> tuple[dict[str, Any], str]:
         raise AdapterError("Adobe event is not a JSON object")
     if isinstance(payload.get("event"), dict):
         run = payload["event"]
-        code = ((run.get("header") or {}).get("_adobeio") or {}).get("eventCode")
-        return run, str(code or "sources_flow_run_success")
+        code = get_text(_adobeio(run), "eventCode", "event.header._adobeio.")
+        return run, code or "sources_flow_run_success"
     if isinstance(payload.get("value"), dict):
-        meta = payload.get("_eventNotificationMeta") or {}
-        return payload["value"], str(meta.get("type") or "sources_flow_run_failed")
+        meta = get_object(payload, "_eventNotificationMeta", "")
+        code = get_text(meta, "type", "_eventNotificationMeta.")
+        return payload["value"], code or "sources_flow_run_failed"
     raise AdapterError("not an Adobe flow-run event: neither 'event' nor 'value' is present")
+
+
+def _adobeio(run: dict[str, Any]) -> dict[str, Any]:
+    return get_object(get_object(run, "header", "event."), "_adobeio", "event.header.")
 
 
 def _count(section: Any, key: str) -> int | None:
@@ -64,24 +77,25 @@ def _epoch(value: Any) -> datetime | None:
     """Adobe mixes seconds (1590512053) and milliseconds (1597434147190)."""
     if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
         return None
-    seconds = value / 1000 if value > 10**11 else value
     try:
+        seconds = value / 1000 if value > 10**11 else value
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
 
-def _errors(status_summary: Any, scope: str | None) -> list[AlertError]:
+def _errors(status_summary: dict[str, Any], scope: str | None, where: str) -> list[AlertError]:
     out: list[AlertError] = []
-    if not isinstance(status_summary, dict):
-        return out
-    groups = [status_summary.get("errors")]
-    extensions = status_summary.get("extensions")
-    if isinstance(extensions, dict):
-        groups.append(extensions.get("errors"))
-    for group in groups:
-        for error in group if isinstance(group, list) else []:
-            if isinstance(error, dict) and (error.get("code") or error.get("message")):
+    extensions = get_object(status_summary, "extensions", where)
+    groups = [
+        (get_list(status_summary, "errors", where), f"{where}errors"),
+        (get_list(extensions, "errors", f"{where}extensions."), f"{where}extensions.errors"),
+    ]
+    for group, path in groups:
+        for index, error in enumerate(group):
+            if not isinstance(error, dict):
+                raise AdapterError(f"{path}[{index}] must be an object, got {type(error).__name__}")
+            if error.get("code") or error.get("message"):
                 out.append(
                     AlertError(
                         code=str(error.get("code") or "unknown"),
@@ -92,51 +106,61 @@ def _errors(status_summary: Any, scope: str | None) -> list[AlertError]:
     return out
 
 
-def _manifests(run: dict[str, Any]) -> list[Link]:
-    links: list[Link] = []
-    for activity in run.get("activities") or []:
+def _activities(run: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Each activity with its path for error messages; every one must be an object."""
+    out = []
+    for index, activity in enumerate(get_list(run, "activities", "")):
         if not isinstance(activity, dict):
-            continue
-        extensions = (activity.get("fileSummary") or {}).get("extensions") or {}
-        url = (
-            (extensions.get("manifest") or {}).get("fileInfo")
-            if isinstance(extensions, dict)
-            else None
-        )
+            raise AdapterError(f"activities[{index}] must be an object")
+        out.append((activity, f"activities[{index}]."))
+    return out
+
+
+def _manifests(activities: list[tuple[dict[str, Any], str]]) -> list[Link]:
+    links: list[Link] = []
+    for activity, where in activities:
+        files = get_object(activity, "fileSummary", where)
+        extensions = get_object(files, "extensions", f"{where}fileSummary.")
+        manifest = get_object(extensions, "manifest", f"{where}fileSummary.extensions.")
+        url = manifest.get("fileInfo")
         if isinstance(url, str) and url.startswith("https://"):
-            links.append(Link(href=url, text=f"file manifest ({activity.get('id')})"))
+            name = bounded(str(activity.get("id")), 100)
+            links.append(Link(href=url, text=f"file manifest ({name})"))
     return links
 
 
 def dedup_key(tenant_id: str, sandbox: str, flow_id: str) -> str:
-    return f"{SOURCE}:{tenant_id}:{sandbox}:{flow_id}"
+    return compose_key([SOURCE, tenant_id, sandbox, flow_id])
 
 
 def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
-    try:
-        payload = json.loads(envelope.data)
-    except ValueError as exc:
-        raise AdapterError(f"Adobe event is not JSON: {exc}") from None
-    run, event_code = unwrap(payload)
-    flow_id, run_id = run.get("flowId"), run.get("id")
-    org = run.get("imsOrgId") or ((run.get("header") or {}).get("_adobeio") or {}).get("imsOrgId")
-    if not isinstance(flow_id, str) or not flow_id or not isinstance(run_id, str) or not run_id:
+    run, event_code = unwrap(load_json(envelope.data, "Adobe event"))
+    flow_id, run_id = get_text(run, "flowId", ""), get_text(run, "id", "")
+    org = get_text(run, "imsOrgId", "") or get_text(_adobeio(run), "imsOrgId", "header._adobeio.")
+    if not flow_id or not run_id:
         raise AdapterError("flow run without flowId or id")
-    if not isinstance(org, str) or not org:
+    if not org:
         raise AdapterError("flow run without imsOrgId")
-    sandbox = str(run.get("sandboxName") or run.get("sandboxId") or "-")
+    sandbox_id = get_text(run, "sandboxId", "")
+    sandbox = get_text(run, "sandboxName", "") or sandbox_id or "-"
+    provider_ref = get_text(run, "providerRefId", "")
     tenant = tenants.by_adobe_org(org, sandbox)
     if tenant is None:
-        raise UnroutableError(f"no tenant owns IMS org {org!r} (sandbox {sandbox!r})")
+        raise UnroutableError(
+            f"no tenant owns IMS org {bounded(org, 100)!r} (sandbox {bounded(sandbox, 100)!r})"
+        )
 
-    metrics: dict[str, Any] = run["metrics"] if isinstance(run.get("metrics"), dict) else {}
-    run_summary = metrics.get("statusSummary") or {}
-    errors = _errors(run_summary, None)
-    for activity in run.get("activities") or []:
-        if isinstance(activity, dict):
-            errors.extend(_errors(activity.get("statusSummary"), str(activity.get("id"))))
-    failed = "fail" in event_code.lower() or str(run_summary.get("status", "")).lower() == "failed"
-    records = metrics.get("recordSummary") or {}
+    metrics = get_object(run, "metrics", "")
+    run_summary = get_object(metrics, "statusSummary", "metrics.")
+    errors = _errors(run_summary, None, "metrics.statusSummary.")
+    activities = _activities(run)
+    for activity, where in activities:
+        summary_of = get_object(activity, "statusSummary", where)
+        scope = bounded(str(activity.get("id")), 100)
+        errors.extend(_errors(summary_of, scope, f"{where}statusSummary."))
+    run_status = get_text(run_summary, "status", "metrics.statusSummary.") or ""
+    failed = "fail" in event_code.lower() or run_status.lower() == "failed"
+    records = get_object(metrics, "recordSummary", "metrics.")
     written = _count(records, "outputRecordCount")
     status: Status
     severity: Severity
@@ -147,14 +171,15 @@ def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
     else:
         status, severity = "resolved", "info"
 
-    durations = metrics.get("durationSummary") or {}
+    durations = get_object(metrics, "durationSummary", "metrics.")
     started = _epoch(durations.get("startedAtUTC")) or _epoch(run.get("createdAt"))
     completed = _epoch(durations.get("completedAtUTC"))
     occurred = started or _epoch(run.get("updatedAt")) or envelope.received_at
     duration_ms = (
         int((completed - started).total_seconds() * 1000) if started and completed else None
     )
-    sizes, files = metrics.get("sizeSummary") or {}, metrics.get("fileSummary") or {}
+    sizes = get_object(metrics, "sizeSummary", "metrics.")
+    files = get_object(metrics, "fileSummary", "metrics.")
     summary = _summary(flow_id, run_id, sandbox, status, failed, errors, records, written)
     return [
         Alert(
@@ -169,9 +194,9 @@ def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
             received_at=envelope.received_at,
             resource=Resource(
                 kind="adobe_flow",
-                id=flow_id,
-                name=run.get("providerRefId"),
-                parent=f"sandbox {sandbox}",
+                id=bounded(flow_id),
+                name=bounded(provider_ref) if provider_ref else None,
+                parent=bounded(f"sandbox {sandbox}"),
             ),
             errors=errors,
             metrics=Metrics(
@@ -183,17 +208,15 @@ def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
                 files_written=_count(files, "outputFileCount"),
                 duration_ms=duration_ms,
             ),
-            links=_manifests(run),
+            links=_manifests(activities),
             labels={
-                "imsOrgId": org,
-                "sandboxName": sandbox,
-                "sandboxId": str(run.get("sandboxId") or ""),
-                "flowId": flow_id,
-                "runId": run_id,
-                "eventCode": event_code,
-                **(
-                    {"providerRefId": str(run["providerRefId"])} if run.get("providerRefId") else {}
-                ),
+                "imsOrgId": bounded(org),
+                "sandboxName": bounded(sandbox),
+                "sandboxId": bounded(sandbox_id or ""),
+                "flowId": bounded(flow_id),
+                "runId": bounded(run_id),
+                "eventCode": bounded(event_code),
+                **({"providerRefId": bounded(provider_ref)} if provider_ref else {}),
             },
             request_id=envelope.request_id,
         )

@@ -14,13 +14,12 @@ event without children (seed 003).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.adapters import AdapterError
+from alertbridge.adapters import AdapterError, get_list, get_object, get_text, load_json
 from alertbridge.alert import (
     Alert,
     AlertError,
@@ -29,6 +28,8 @@ from alertbridge.alert import (
     Severity,
     Status,
     alert_id,
+    bounded,
+    compose_key,
     truncate,
 )
 from alertbridge.envelope import IngestEnvelope
@@ -61,6 +62,18 @@ KNOWN_EVENT_STATES = (
 )
 # descendantState (normalised): only ERROR means a child failed.
 DESCENDANT_ERROR = {"error"}
+# Fields read as text (ids also as integers, as the Events REST API returns them).
+TEXT_FIELDS = (
+    "applicationName",
+    "topicName",
+    "pubSubName",
+    "eventType",
+    "eventStatus",
+    "descendantState",
+    "createTime",
+    "completionTime",
+)
+ID_FIELDS = ("eventId", "runId", "parentEventId")
 KNOWN_DESCENDANT_STATES = {
     "none",
     "processing",
@@ -106,37 +119,66 @@ def _time(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # in UTC now: an offset on 0001-01-01 or 9999-12-31 leaves datetime's range
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def walk(root: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """Every event in the tree with its parent, iteratively, bounded in depth and count."""
-    stack: list[tuple[dict[str, Any], dict[str, Any] | None, int]] = [(root, None, 0)]
+Walked = tuple[dict[str, Any], dict[str, Any] | None, str]
+
+
+def walk_paths(root: dict[str, Any]) -> Iterator[Walked]:
+    """Every event in the tree with its parent and path (``childEvents[0].childEvents[2]``),
+    iteratively, bounded in depth and count."""
+    stack: list[tuple[dict[str, Any], dict[str, Any] | None, int, str]] = [(root, None, 0, "")]
     seen = 0
     while stack:
-        event, parent, depth = stack.pop()
+        event, parent, depth, path = stack.pop()
         seen += 1
         if seen > MAX_EVENTS:
             raise AdapterError(f"more than {MAX_EVENTS} events in one tree")
         if depth > MAX_DEPTH:
-            raise AdapterError(f"childEvents nested deeper than {MAX_DEPTH}")
-        yield event, parent
-        children = event.get("childEvents") or []
-        if not isinstance(children, list):
-            raise AdapterError(f"event {event.get('eventId')}: childEvents is not a list")
-        for child in reversed(children):
+            raise AdapterError(f"{path}: childEvents nested deeper than {MAX_DEPTH}")
+        yield event, parent, path
+        where = f"{path}." if path else ""
+        children = get_list(event, "childEvents", where)
+        for index, child in reversed(list(enumerate(children))):
             if not isinstance(child, dict):
-                raise AdapterError(f"event {event.get('eventId')}: a child event is not an object")
-            stack.append((child, event, depth + 1))
+                raise AdapterError(f"{where}childEvents[{index}] must be an object")
+            stack.append((child, event, depth + 1, f"{where}childEvents[{index}]"))
+
+
+def walk(root: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Every event in the tree with its parent, iteratively, bounded in depth and count."""
+    for event, parent, _ in walk_paths(root):
+        yield event, parent
+
+
+def check_event(event: dict[str, Any], path: str) -> None:
+    """The types of every field the adapter reads; AdapterError naming the first wrong one."""
+    where = f"{path}." if path else ""
+    for name in TEXT_FIELDS:
+        get_text(event, name, where)
+    for name in ID_FIELDS:
+        get_text(event, name, where, numbers=True)
+    for index, entry in enumerate(_history(event, where)):
+        if not isinstance(entry, dict):
+            raise AdapterError(f"{where}eventHistory[{index}] must be an object")
+        entry_at = f"{where}eventHistory[{index}]."
+        get_text(entry, "eventStatusName", entry_at)
+        get_text(entry, "comments", entry_at, numbers=True)
+
+
+def _history(event: dict[str, Any], where: str = "") -> list[Any]:
+    """``eventHistory``: a list of entries, or (XML with one entry, some exports) one."""
+    if isinstance(event.get("eventHistory"), dict):
+        return [get_object(event, "eventHistory", where)]
+    return get_list(event, "eventHistory", where)
 
 
 def _failing_comment(event: dict[str, Any]) -> str | None:
-    history = event.get("eventHistory") or []
-    if isinstance(history, dict):
-        history = [history]
-    entries = [h for h in history if isinstance(h, dict)]
+    entries = _history(event)
     for entry in reversed(entries):
         if _norm(entry.get("eventStatusName", "")) in ERROR_STATES and entry.get("comments"):
             return str(entry["comments"])
@@ -150,7 +192,7 @@ def dedup_key(tenant_id: str, event: dict[str, Any]) -> str:
     parts = [
         event.get(k) or "-" for k in ("applicationName", "topicName", "pubSubName", "eventType")
     ]
-    return f"{SOURCE}:{tenant_id}:" + ":".join(str(p) for p in parts)
+    return compose_key([SOURCE, tenant_id, *parts])
 
 
 def _kind(event: dict[str, Any]) -> str:
@@ -224,6 +266,7 @@ def _alert(
         labels["parentEventId"] = str(parent.get("eventId"))
     if _norm(event.get("eventStatus", "")) not in KNOWN_EVENT_STATES:
         labels["unknown_status"] = str(event.get("eventStatus"))
+    labels = {key: bounded(value) for key, value in labels.items()}
     return Alert(
         id=alert_id(SOURCE, event.get("eventId"), decision.status),
         dedup_key=dedup_key(tenant_id, event),
@@ -236,9 +279,9 @@ def _alert(
         received_at=received_at,
         resource=Resource(
             kind=kind,
-            id=str(event.get("eventId")),
-            name=str(name),
-            parent=str(parent.get("eventId")) if parent else None,
+            id=bounded(str(event.get("eventId"))),
+            name=bounded(str(name)),
+            parent=bounded(str(parent.get("eventId"))) if parent else None,
         ),
         errors=errors,
         metrics=Metrics(
@@ -262,7 +305,10 @@ def alerts_for_event(
 ) -> list[Alert]:
     tenant_id = tenant_for(root, envelope, tenants)
     alerts: list[Alert] = []
-    events = list(walk(root))
+    events = []
+    for event, parent, path in walk_paths(root):
+        check_event(event, path)
+        events.append((event, parent))
     parent_of = {id(event): parent for event, parent in events}
     has_failed_descendant: set[int] = set()
     for event, parent in events:
@@ -296,10 +342,7 @@ def alerts_for_event(
 
 
 def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
-    try:
-        event = json.loads(envelope.data)
-    except ValueError as exc:
-        raise AdapterError(f"CIH event is not JSON: {exc}") from None
+    event = load_json(envelope.data, "CIH event")
     if not isinstance(event, dict):
         raise AdapterError("CIH event is not a JSON object")
     return alerts_for_event(event, envelope, tenants)

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertbridge.adapters import AdapterError
-from alertbridge.alert import Alert, AlertError, Resource, Severity, alert_id, truncate
+from alertbridge.alert import (
+    Alert,
+    AlertError,
+    Resource,
+    Severity,
+    alert_id,
+    compose_key,
+    truncate,
+)
 from alertbridge.bodies import parse_form, parse_json
 from alertbridge.envelope import IngestEnvelope
 from alertbridge.errors import ApiError, FieldProblem
@@ -174,10 +182,8 @@ def decode(envelope: IngestEnvelope) -> dict[str, Any]:
 
 
 def dedup_key(tenant_id: str, m: SubTaskMessage) -> str:
-    return (
-        f"{SOURCE}:{tenant_id}:env{m.envId}:pipe{m.pipeId}:step{m.stepId}"
-        f":op{m.operationId}:msg{m.msgCode}"
-    )
+    parts = (f"env{m.envId}", f"pipe{m.pipeId}", f"step{m.stepId}", f"op{m.operationId}")
+    return compose_key([SOURCE, tenant_id, *parts, f"msg{m.msgCode}"])
 
 
 def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:

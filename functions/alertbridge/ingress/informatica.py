@@ -1,7 +1,10 @@
 """``POST /informatica/v1/events``: CIH event payloads, JSON (one event or an array) or XML.
 
 XML is parsed with defusedxml with DTDs, entities and external references forbidden,
-so billion-laughs and XXE payloads are refused with 400 before any expansion. Each
+so billion-laughs and XXE payloads are refused with 400 before any expansion, and with
+a depth guard in the tree builder, so nesting past the CIH limits is refused with 400
+while expat reads it (expat and the builder are iterative; the conversion to dicts that
+follows recurses, but only as deep as the guard let through). Each
 top-level event becomes its own ingest message, stored as canonical JSON (the
 request's content type is kept in the ``original_content_type`` attribute).
 """
@@ -9,9 +12,10 @@ request's content type is kept in the ``original_content_type`` attribute).
 from __future__ import annotations
 
 from typing import Any
+from xml.etree.ElementTree import TreeBuilder
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from flask import Request
 
 from alertbridge.adapters import informatica
@@ -40,6 +44,56 @@ INT_FIELDS = (
 )
 TEXT_FIELDS = ("eventType", "applicationName", "topicName", "pubSubName")
 REQUIRED = ("eventId", "eventStatus", "eventType", "applicationName", "topicName", "pubSubName")
+# <events><event> + 16 x <childEvents><event> + <eventHistory><entry><field>, and slack
+MAX_XML_DEPTH = 2 + 2 * informatica.MAX_DEPTH + 3 + 3
+
+
+class TooDeep(Exception):
+    def __init__(self, problem: FieldProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+class DepthGuard:
+    """Tree-builder target that refuses, while expat parses, an ``<event>`` nested past
+    ``MAX_DEPTH`` child levels or any element past ``MAX_XML_DEPTH``, naming its path as
+    the JSON validation does (``events[0].childEvents[0]``)."""
+
+    def __init__(self) -> None:
+        self._builder = TreeBuilder()
+        # per open element: its path, its event depth (-1 outside any event), <event>s seen
+        self._open: list[tuple[str, int, list[int]]] = []
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Any:
+        if not self._open:
+            path, depth = ("events[0]", 0) if tag == "event" else ("", -1)
+        else:
+            parent_path, parent_depth, seen = self._open[-1]
+            if tag == "event":
+                index, seen[0] = seen[0], seen[0] + 1
+                path = f"{parent_path or 'events'}[{index}]"
+                depth = parent_depth + 1 if parent_path else 0
+            else:
+                path = f"{parent_path}.{tag}" if parent_path else tag
+                depth = parent_depth
+        if tag == "event" and depth > informatica.MAX_DEPTH:
+            rule = f"depth<={informatica.MAX_DEPTH}"
+            raise TooDeep(FieldProblem(path, rule, "childEvents nested too deeply"))
+        if len(self._open) >= MAX_XML_DEPTH:
+            rule = f"depth<={MAX_XML_DEPTH} elements"
+            raise TooDeep(FieldProblem(path, rule, "XML nested too deeply"))
+        self._open.append((path, depth, [0]))
+        return self._builder.start(tag, attrs)
+
+    def end(self, tag: str) -> Any:
+        self._open.pop()
+        return self._builder.end(tag)
+
+    def data(self, text: str) -> None:
+        self._builder.data(text)
+
+    def close(self) -> Any:
+        return self._builder.close()
 
 
 def _xml_value(element: Any) -> Any:
@@ -64,8 +118,16 @@ def _xml_event(element: Any) -> dict[str, Any]:
 def parse_xml(body: bytes) -> list[dict[str, Any]]:
     """``<event>…</event>`` or ``<events><event>…</event>…</events>``; children named as
     the JSON keys, ``<childEvents><event>…`` and ``<eventHistory><entry>…`` for lists."""
+    parser = DefusedXMLParser(
+        target=DepthGuard(), forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
     try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.feed(body)
+        root = parser.close()
+    except TooDeep as exc:
+        raise bad_request(
+            f"the XML is nested too deeply at {exc.problem.field}"[:300], [exc.problem]
+        ) from None
     except DefusedXmlException as exc:
         raise bad_request(
             "XML with a DTD, entities or external references is refused",
