@@ -14,7 +14,7 @@ from typing import Any
 import requests
 import requests.adapters
 
-from alertbridge.emulator import wait_until
+from alertbridge_dev.emulator import wait_until
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from bench.harness import percentile, subtask_body
 

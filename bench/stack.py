@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alertbridge.adobe_keys import KeyServer, SigningKey
-from alertbridge.devstack import provision
-from alertbridge.emulator import Emulator, free_port, wait_until
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator, free_port, wait_until
 from alertbridge.pubsub import (
     ensure_subscription,
     ensure_topics,
@@ -22,7 +22,7 @@ from alertbridge.pubsub import (
     make_subscriber_client,
 )
 from alertbridge.tenants import Tenants, load_tenants
-from alertbridge.tokens import Keyring, issue_token
+from alertbridge.auth.tokens import Keyring, issue_token
 from bench.harness import ROOT, Report, bench_tenants
 from bench.procs import Proc, functions_framework, http_ok, spawn
 
@@ -117,7 +117,7 @@ class Stack:
                 "naive-http",
             )
             normalizer = spawn(
-                [sys.executable, "-m", "alertbridge.cli", "worker"],
+                [sys.executable, "-m", "alertbridge_dev.cli", "worker"],
                 backend.ours_env,
                 "ours-normalize",
             )

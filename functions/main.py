@@ -63,7 +63,7 @@ def notify(event: CloudEvent) -> None:
 @functions_framework.cloud_event
 def poll_cih(event: CloudEvent) -> None:
     """Cloud Scheduler → Pub/Sub tick: read recent CIH events for tenants that poll."""
-    from alertbridge.poller import poll_all
+    from alertbridge.sources.informatica.poller import poll_all
     from alertbridge.runtime import get_runtime
 
     poll_all(get_runtime())
@@ -74,7 +74,7 @@ def normalize(event: CloudEvent) -> None:
     """Pub/Sub (Eventarc) trigger on alertbridge-ingest."""
     from flask import request
 
-    from alertbridge.normalize import handle_cloud_event
+    from alertbridge.pipeline.normalize import handle_cloud_event
     from alertbridge.runtime import get_runtime
 
     # a raw Pub/Sub push converted to a CloudEvent loses its deliveryAttempt: read the body

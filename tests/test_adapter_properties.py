@@ -20,10 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertbridge.adapters import AdapterError, adobe, informatica, subtask
+from alertbridge.sources import AdapterError
+from alertbridge.sources.adobe import adapter as adobe
+from alertbridge.sources.informatica import adapter as informatica
+from alertbridge.sources.subtask import adapter as subtask
 from alertbridge.alert import ID_MAX, Alert
-from alertbridge.envelope import IngestEnvelope
-from alertbridge.normalize import alert_message
+from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.pipeline.normalize import alert_message
 from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT
 

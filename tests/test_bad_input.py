@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertbridge.adobe_keys import KeyServer, SigningKey, signed_headers
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from alertbridge.runtime import Runtime
 from alertbridge.tenants import loads_tenants
-from alertbridge.tokens import issue_token
+from alertbridge.auth.tokens import issue_token
 from conftest import EXAMPLE_TENANTS, TopicWatch, subtask_body
 
 ENDPOINTS = {

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from alertbridge.emulator import free_port
-from alertbridge.normalize import handle_message
-from alertbridge.poller import poll_all, poll_tenant
+from alertbridge_dev.emulator import free_port
+from alertbridge.pipeline.normalize import handle_message
+from alertbridge.sources.informatica.poller import poll_all, poll_tenant
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import parse_tenants

@@ -16,10 +16,10 @@ from typing import IO
 
 import pytest
 
-from alertbridge import devstack
-from alertbridge.cli import main
-from alertbridge.emulator import Emulator, free_port
-from alertbridge.normalize import handle_message
+from alertbridge_dev import devstack
+from alertbridge_dev.cli import main
+from alertbridge_dev.emulator import Emulator, free_port
+from alertbridge.pipeline.normalize import handle_message
 from alertbridge.runtime import Runtime
 from conftest import EXAMPLE_TENANTS, ROOT, subtask_body
 
@@ -77,7 +77,7 @@ def tail_process(
         [
             sys.executable,
             "-m",
-            "alertbridge.cli",
+            "alertbridge_dev.cli",
             "tail",
             "--tenant",
             "4242",
@@ -141,7 +141,7 @@ def test_demo_brings_up_the_stack_and_alerts_land_on_tenant_topics(
         [
             sys.executable,
             "-m",
-            "alertbridge.cli",
+            "alertbridge_dev.cli",
             "demo",
             "--port",
             str(free_port()),
@@ -220,7 +220,7 @@ def test_replay_without_a_stack_says_so_in_one_line_as_a_subprocess(no_stack: Pa
         if not k.startswith(("ALERTBRIDGE_", "PUBSUB_", "FIRESTORE_", "GOOGLE_CLOUD_PROJECT"))
     }
     out = subprocess.run(
-        [sys.executable, "-m", "alertbridge.cli", "replay", "--from-dead-letter"],
+        [sys.executable, "-m", "alertbridge_dev.cli", "replay", "--from-dead-letter"],
         env={**env, "XDG_CACHE_HOME": str(no_stack)},
         cwd=no_stack,
         capture_output=True,

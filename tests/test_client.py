@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from alertbridge.client import SendError, SubTaskClient
+from alertbridge_dev.client import SendError, SubTaskClient
 from alertbridge.runtime import Runtime
-from alertbridge.tokens import Keyring
+from alertbridge.auth.tokens import Keyring
 from conftest import TopicWatch, subtask_body
 
 

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from alertbridge.runtime import Runtime
-from alertbridge.tokens import AUDIENCE, ISSUER, Keyring, issue_token
+from alertbridge.auth.tokens import AUDIENCE, ISSUER, Keyring, issue_token
 from conftest import TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"
@@ -255,7 +255,7 @@ def test_rotated_keyring_still_verifies_the_previous_key(client: Any, runtime: R
 
 
 def test_repr_of_keyring_and_client_never_shows_secrets(runtime: Runtime) -> None:
-    from alertbridge.client import SubTaskClient
+    from alertbridge_dev.client import SubTaskClient
 
     assert runtime.keyring is not None
     for key in runtime.keyring.keys.values():

@@ -15,7 +15,7 @@ import functions_framework
 import pytest
 
 from alertbridge import adapters
-from alertbridge.adapters import informatica
+from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.alert import DEDUP_KEY_MAX
 from alertbridge.runtime import Runtime
 from conftest import ROOT, TopicWatch

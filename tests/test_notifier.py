@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from alertbridge.alert import Alert, AlertError, Link, Resource
-from alertbridge.normalize import alert_message
-from alertbridge.notify import pagerduty, slack
-from alertbridge.notify.capture import CaptureServer, capture_env
+from alertbridge.pipeline.normalize import alert_message
+from alertbridge.notify.pagerduty import payload as pagerduty
+from alertbridge.notify.slack import payload as slack
+from alertbridge_dev.capture import CaptureServer, capture_env
 from alertbridge.notify.decide import decide
 from alertbridge.notify.delivery import Backoff, post_json
 from alertbridge.notify.handler import handle_alert
@@ -20,7 +21,7 @@ from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import load_tenants
-from alertbridge.worker import NotifyWorker
+from alertbridge_dev.worker import NotifyWorker
 from conftest import EXAMPLE_TENANTS, TopicWatch
 
 FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=2)

@@ -43,9 +43,9 @@ from hypothesis.stateful import (
 )
 
 from alertbridge.alert import SEVERITY_ORDER, Alert, Resource
-from alertbridge.emulator import Emulator
+from alertbridge_dev.emulator import Emulator
 from alertbridge.notify.autoresolve import sweep
-from alertbridge.notify.capture import Captured, CaptureServer, capture_env
+from alertbridge_dev.capture import Captured, CaptureServer, capture_env
 from alertbridge.notify.delivery import Backoff
 from alertbridge.notify.handler import handle_alert
 from alertbridge.runtime import Runtime

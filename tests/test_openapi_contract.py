@@ -35,7 +35,7 @@ def test_every_response_matches_the_spec(case: Any, live_server: str, runtime: R
     headers = {}
     if case.path in ("/analytics-environment/v1/job-pub-sub-messages", "/informatica/v1/events"):
         assert runtime.keyring is not None
-        from alertbridge.tokens import issue_token
+        from alertbridge.auth.tokens import issue_token
 
         token, _ = issue_token(runtime.keyring, "acme-etl", ["4242"])
         headers = {"Authorization": f"Bearer {token}", "Tenant-ID": "4242"}

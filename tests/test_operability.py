@@ -10,13 +10,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertbridge import runtime as runtime_mod
-from alertbridge.devstack import provision
-from alertbridge.emulator import Emulator, wait_until
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator, wait_until
 from alertbridge.ratelimit import TokenBuckets
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.tenants import Tenants
-from alertbridge.tokens import Keyring, issue_token
+from alertbridge.auth.tokens import Keyring, issue_token
 from conftest import ROOT, TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from alertbridge.adobe_keys import KeyServer, SigningKey, signed_headers
-from alertbridge.normalize import handle_message
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
+from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import (
     ATTRIBUTE_VALUE_MAX_BYTES,
     MAX_REQUEST_BYTES,
@@ -26,7 +26,7 @@ from alertbridge.runtime import Runtime
 from conftest import ROOT, TopicWatch
 
 ADOBE_PATH = "/adobe/v1/flow-run-notifications"
-ADOBE = json.loads((ROOT / "functions" / "alertbridge" / "samples" / "adobe.json").read_text())
+ADOBE = json.loads((ROOT / "functions" / "alertbridge" / "sources" / "adobe" / "samples" / "flow_runs.json").read_text())
 MB = 1_000_000
 
 

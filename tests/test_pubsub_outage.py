@@ -10,14 +10,14 @@ import functions_framework
 import pytest
 
 from alertbridge import runtime as runtime_mod
-from alertbridge.devstack import provision
-from alertbridge.emulator import Emulator
-from alertbridge.normalize import handle_message
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator
+from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.tenants import Tenants
-from alertbridge.tokens import Keyring
+from alertbridge.auth.tokens import Keyring
 from conftest import ROOT, TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"

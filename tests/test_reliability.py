@@ -23,23 +23,23 @@ import yaml
 
 from alertbridge import adapters
 from alertbridge import runtime as runtime_mod
-from alertbridge.adobe_keys import KeyServer, SigningKey, signed_headers
-from alertbridge.devstack import provision
-from alertbridge.emulator import Emulator
-from alertbridge.normalize import handle_message
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator
+from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import OutgoingMessage, ensure_subscription, make_subscriber_client
-from alertbridge.replay import replay_dead_letters, replay_ingest
+from alertbridge_dev.replay import replay_dead_letters, replay_ingest
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import loads_tenants
-from alertbridge.tokens import Keyring, issue_token
-from alertbridge.worker import NormalizeWorker
+from alertbridge.auth.tokens import Keyring, issue_token
+from alertbridge_dev.worker import NormalizeWorker
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, subtask_body
 
 SUBTASK = "/analytics-environment/v1/job-pub-sub-messages"
 CIH_SEED = json.loads((ROOT / "tests" / "fixtures" / "informatica_seed_event.json").read_text())
-ADOBE = json.loads((ROOT / "functions" / "alertbridge" / "samples" / "adobe.json").read_text())
+ADOBE = json.loads((ROOT / "functions" / "alertbridge" / "sources" / "adobe" / "samples" / "flow_runs.json").read_text())
 
 
 def roomy_tenants() -> str:
@@ -356,7 +356,7 @@ def test_killing_the_normaliser_mid_backlog_loses_nothing(
 
     def start_worker() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "alertbridge.cli", "worker"],
+            [sys.executable, "-m", "alertbridge_dev.cli", "worker"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from alertbridge.alert import Alert
-from alertbridge.normalize import alert_message, dead_letter_message, handle_message
+from alertbridge.pipeline.normalize import alert_message, dead_letter_message, handle_message
 from alertbridge.pubsub import OutgoingMessage
-from alertbridge.replay import ReplayReport, replay_dead_letters
+from alertbridge_dev.replay import ReplayReport, replay_dead_letters
 from alertbridge.runtime import Runtime
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, subtask_body
 
@@ -153,7 +153,7 @@ def test_cli_replay_finds_the_running_dev_stack_prints_what_it_did_and_exits(
     env.update(XDG_CACHE_HOME=str(tmp_path), PYTHONUNBUFFERED="1")
     started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-m", "alertbridge.cli", "replay", "--from-dead-letter"],
+        [sys.executable, "-m", "alertbridge_dev.cli", "replay", "--from-dead-letter"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

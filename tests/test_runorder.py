@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from alertbridge.adapters import adobe, informatica
-from alertbridge.envelope import IngestEnvelope
-from alertbridge.normalize import handle_message
+from alertbridge.sources.adobe import adapter as adobe
+from alertbridge.sources.informatica import adapter as informatica
+from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import OutgoingMessage
-from alertbridge.replay import replay_ingest
+from alertbridge_dev.replay import replay_ingest
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore

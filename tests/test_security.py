@@ -13,9 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from alertbridge import passwords
+from alertbridge.auth import passwords
 from alertbridge.runtime import Runtime
-from alertbridge.tokens import ALGORITHM, AUDIENCE, ISSUER
+from alertbridge.auth.tokens import ALGORITHM, AUDIENCE, ISSUER
 from conftest import TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"
@@ -129,7 +129,7 @@ def test_unknown_user_and_wrong_password_both_run_scrypt(monkeypatch: pytest.Mon
 def test_comparisons_are_constant_time_by_construction() -> None:
     import inspect
 
-    from alertbridge import adobe_signature
+    from alertbridge.sources.adobe import signature as adobe_signature
 
     assert "hmac.compare_digest" in inspect.getsource(passwords.verify_secret)
     assert "hmac.compare_digest" in inspect.getsource(adobe_signature.verify)

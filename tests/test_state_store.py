@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from alertbridge.emulator import Emulator
+from alertbridge_dev.emulator import Emulator
 from alertbridge.state import FirestoreStore, StateStore
 
 

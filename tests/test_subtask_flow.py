@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import requests
 
-from alertbridge.normalize import handle_message
+from alertbridge.pipeline.normalize import handle_message
 from alertbridge.runtime import Runtime
 from conftest import ROOT, TopicWatch, subtask_body, token_for
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from alertbridge.adapters.subtask import validate
+from alertbridge.sources.subtask.adapter import validate
 from alertbridge.bodies import parse_object
 from alertbridge.errors import ApiError
 from conftest import subtask_body

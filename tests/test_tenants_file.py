@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from alertbridge.passwords import verify_secret
+from alertbridge.auth.passwords import verify_secret
 from alertbridge.tenants import TenantsFileError, load_tenants, loads_tenants
 from conftest import EXAMPLE_TENANTS, ROOT
 
@@ -75,7 +75,7 @@ def test_unquoted_numeric_tenant_id_is_read_as_a_string() -> None:
 def test_hash_secret_reads_stdin_and_prints_a_salted_verifiable_hash() -> None:
     def run() -> str:
         out = subprocess.run(
-            [sys.executable, "-m", "alertbridge.cli", "hash-secret"],
+            [sys.executable, "-m", "alertbridge_dev.cli", "hash-secret"],
             input="s3cret-value\n",
             capture_output=True,
             text=True,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from alertbridge.ingress.token import CLIENT_BURST, USER_FAILURE_BURST
+from alertbridge.auth.endpoint import CLIENT_BURST, USER_FAILURE_BURST
 from alertbridge.ratelimit import TokenBuckets
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings

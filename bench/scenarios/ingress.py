@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import statistics
 
-from alertbridge.adobe_keys import signed_headers
+from alertbridge_dev.adobe_keys import signed_headers
 from bench.harness import (
     ADOBE,
     INFORMATICA,

@@ -17,7 +17,7 @@ from flask import Request, Response
 
 from alertbridge import ops
 from alertbridge.errors import ApiError
-from alertbridge.ingress.common import Reply, new_request_id
+from alertbridge.sources.common import Reply, new_request_id
 from alertbridge.logs import get_logger
 from alertbridge.runtime import Runtime, get_runtime
 
@@ -34,25 +34,25 @@ class Route:
 
 
 def _token(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.ingress import token
+    from alertbridge.auth import endpoint as token
 
     return token.handle(runtime, request, request_id)
 
 
 def _subtask(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.ingress import subtask
+    from alertbridge.sources.subtask import ingress as subtask
 
     return subtask.handle(runtime, request, request_id)
 
 
 def _informatica(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.ingress import informatica
+    from alertbridge.sources.informatica import ingress as informatica
 
     return informatica.handle(runtime, request, request_id)
 
 
 def _adobe(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.ingress import adobe
+    from alertbridge.sources.adobe import ingress as adobe
 
     return adobe.handle(runtime, request, request_id)
 

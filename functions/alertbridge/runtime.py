@@ -19,7 +19,7 @@ from alertbridge.ratelimit import TokenBuckets
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, load_tenants, loads_tenants
-from alertbridge.tokens import Keyring, VerifiedTokens
+from alertbridge.auth.tokens import Keyring, VerifiedTokens
 
 log = get_logger(__name__)
 

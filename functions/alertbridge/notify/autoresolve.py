@@ -19,7 +19,7 @@ from typing import Any
 
 from alertbridge.alert import Alert, Resource, alert_id, truncate
 from alertbridge.logs import get_logger
-from alertbridge.normalize import alert_message
+from alertbridge.pipeline.normalize import alert_message
 from alertbridge.notify.handler import FIRED
 from alertbridge.runtime import Runtime
 from alertbridge.tenants import Tenants, format_duration

@@ -25,8 +25,9 @@ import requests
 
 from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
-from alertbridge.normalize import dead_letter_message
-from alertbridge.notify import pagerduty, slack
+from alertbridge.pipeline.normalize import dead_letter_message
+from alertbridge.notify.pagerduty import payload as pagerduty
+from alertbridge.notify.slack import payload as slack
 from alertbridge.notify.decide import decide, record_after_send
 from alertbridge.notify.delivery import Backoff, Result, post_json
 from alertbridge.runtime import Runtime

@@ -16,10 +16,10 @@ from flask import Request
 
 from alertbridge.bodies import media_type, parse_form, unsupported
 from alertbridge.errors import ApiError, FieldProblem, unavailable
-from alertbridge.ingress.common import Reply, read_body
-from alertbridge.passwords import verify_secret
+from alertbridge.sources.common import Reply, read_body
+from alertbridge.auth.passwords import verify_secret
 from alertbridge.runtime import Runtime
-from alertbridge.tokens import issue_token
+from alertbridge.auth.tokens import issue_token
 
 PATH = "/authn/v1/oauth2/token"
 FORM = "application/x-www-form-urlencoded"

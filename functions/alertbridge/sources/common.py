@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from flask import Request
 
-from alertbridge.envelope import IngestEnvelope
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.errors import (
     ApiError,
     FieldProblem,
@@ -22,7 +22,7 @@ from alertbridge.errors import (
 )
 from alertbridge.pubsub import OutgoingMessage, PublishError
 from alertbridge.runtime import Runtime
-from alertbridge.tokens import InvalidToken, TokenClaims
+from alertbridge.auth.tokens import InvalidToken, TokenClaims
 
 
 class Reply(NamedTuple):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.adapters import AdapterError
+from alertbridge.sources import AdapterError
 from alertbridge.alert import (
     Alert,
     AlertError,
@@ -22,7 +22,7 @@ from alertbridge.alert import (
     truncate,
 )
 from alertbridge.bodies import parse_form, parse_json
-from alertbridge.envelope import IngestEnvelope
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.errors import ApiError, FieldProblem
 from alertbridge.tenants import Tenants
 

@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alertbridge.emulator import Emulator, wait_until
+from alertbridge_dev.emulator import Emulator, wait_until
 from alertbridge.pubsub import (
     ensure_subscription,
     ensure_topics,
@@ -29,8 +29,8 @@ from alertbridge.pubsub import (
 )
 from alertbridge.settings import DEAD_LETTER_TOPIC, DEFAULT_PROJECT, INGEST_TOPIC
 from alertbridge.tenants import Tenants, load_tenants
-from alertbridge.tokens import Keyring
-from alertbridge.worker import NORMALIZE_SUBSCRIPTION, NOTIFY_ACK_DEADLINE_S, notify_subscription
+from alertbridge.auth.tokens import Keyring
+from alertbridge_dev.worker import NORMALIZE_SUBSCRIPTION, NOTIFY_ACK_DEADLINE_S, notify_subscription
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent
 STATE_FILE = (
@@ -143,11 +143,11 @@ class DevStack:
             log_dir / "http.log",
         )
         self._spawn(
-            [sys.executable, "-m", "alertbridge.cli", "worker"], env, log_dir / "normalize.log"
+            [sys.executable, "-m", "alertbridge_dev.cli", "worker"], env, log_dir / "normalize.log"
         )
         if any(t.notify.configured for t in self.tenants):
             self._spawn(
-                [sys.executable, "-m", "alertbridge.cli", "worker", "--role", "notify"],
+                [sys.executable, "-m", "alertbridge_dev.cli", "worker", "--role", "notify"],
                 env,
                 log_dir / "notify.log",
             )

@@ -18,10 +18,10 @@ from typing import Any
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from alertbridge import runorder
-from alertbridge.adapters import AdapterError, registry
+from alertbridge.pipeline import runorder
+from alertbridge.sources import AdapterError, registry
 from alertbridge.alert import Alert
-from alertbridge.envelope import EnvelopeError, IngestEnvelope
+from alertbridge.pipeline.envelope import EnvelopeError, IngestEnvelope
 from alertbridge.logs import get_logger
 from alertbridge.pubsub import OutgoingMessage, bounded_attribute
 from alertbridge.runtime import Runtime

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.adapters import (
+from alertbridge.sources import (
     AdapterError,
     UnroutableError,
     get_list,
@@ -32,7 +32,7 @@ from alertbridge.alert import (
     compose_key,
     truncate,
 )
-from alertbridge.envelope import IngestEnvelope
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.tenants import Tenants
 
 SOURCE = "adobe.flow_run"

@@ -26,8 +26,8 @@ from typing import Any
 
 import requests
 
-from alertbridge.adapters import informatica
-from alertbridge.envelope import IngestEnvelope
+from alertbridge.sources.informatica import adapter as informatica
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.logs import get_logger
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from alertbridge.adapters import AdapterError
+from alertbridge.sources import AdapterError
 from alertbridge.alert import Alert
 from alertbridge.state import StateStore
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Request
 
-from alertbridge.adapters import subtask
+from alertbridge.sources.subtask import adapter as subtask
 from alertbridge.bodies import looks_like_form, media_type, parse_object
-from alertbridge.ingress.common import (
+from alertbridge.sources.common import (
     Reply,
     authorize,
     check_declared_size,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.normalize import CE_TYPE_PREFIX, handle_message
+from alertbridge.pipeline.normalize import CE_TYPE_PREFIX, handle_message
 from alertbridge.pubsub import OutgoingMessage, ensure_subscription, make_subscriber_client
 from alertbridge.runtime import Runtime
 

@@ -43,7 +43,7 @@ def _stack_runtime(args: argparse.Namespace) -> Runtime:
     ``alertbridge dev`` (its state file)."""
     import dataclasses
 
-    from alertbridge.devstack import read_state
+    from alertbridge_dev.devstack import read_state
     from alertbridge.runtime import Runtime
     from alertbridge.settings import Settings
     from alertbridge.tenants import load_tenants, loads_tenants
@@ -100,8 +100,8 @@ def _wait_for_signal() -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from alertbridge.devstack import DevStack
-    from alertbridge.notify.capture import CaptureServer, capture_env, describe
+    from alertbridge_dev.devstack import DevStack
+    from alertbridge_dev.capture import CaptureServer, capture_env, describe
     from alertbridge.tenants import load_tenants
 
     config = _config_path(args.config)
@@ -130,10 +130,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from alertbridge.adobe_keys import KeyServer, SigningKey
-    from alertbridge.devstack import DevStack
-    from alertbridge.notify.capture import CaptureServer, capture_env, describe
-    from alertbridge.tail import Tail, format_alert
+    from alertbridge_dev.adobe_keys import KeyServer, SigningKey
+    from alertbridge_dev.devstack import DevStack
+    from alertbridge_dev.capture import CaptureServer, capture_env, describe
+    from alertbridge_dev.tail import Tail, format_alert
     from alertbridge.tenants import load_tenants
 
     key_server = KeyServer().start()  # stands in for Adobe's key host
@@ -217,10 +217,10 @@ def _send_demo_events(base_url: str) -> int:
     """Send the packaged samples; returns how many alerts they should produce."""
     import requests
 
-    from alertbridge.client import SubTaskClient
+    from alertbridge_dev.client import SubTaskClient
 
     samples = json.loads(
-        resources.files("alertbridge").joinpath("samples/subtask.json").read_text()
+        resources.files("alertbridge").joinpath("sources/subtask/samples/messages.json").read_text()
     )
     clients = {
         tenant: SubTaskClient(base_url, user, secret, tenant)
@@ -267,8 +267,8 @@ def _send_adobe_and_informatica(
     Informatica seed event, then its follow-up completing cleanly."""
     import requests
 
-    from alertbridge.adobe_keys import signed_headers
-    from alertbridge.client import SubTaskClient
+    from alertbridge_dev.adobe_keys import signed_headers
+    from alertbridge_dev.client import SubTaskClient
 
     samples = resources.files("alertbridge").joinpath("samples")
     adobe = json.loads(samples.joinpath("adobe.json").read_text())
@@ -306,8 +306,8 @@ def _send_adobe_and_informatica(
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    from alertbridge.devstack import read_state
-    from alertbridge.tail import Tail, format_alert
+    from alertbridge_dev.devstack import read_state
+    from alertbridge_dev.tail import Tail, format_alert
     from alertbridge.tenants import load_tenants
 
     state = read_state() or {}
@@ -343,7 +343,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from alertbridge.client import SendError, SubTaskClient
+    from alertbridge_dev.client import SendError, SubTaskClient
 
     password = os.environ.get("ALERTBRIDGE_PASSWORD") or getpass.getpass("secret: ")
     client = SubTaskClient(args.url, args.username, password, args.tenant)
@@ -359,7 +359,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_secret(_: argparse.Namespace) -> int:
-    from alertbridge.passwords import hash_secret
+    from alertbridge.auth.passwords import hash_secret
 
     secret = (
         sys.stdin.readline().rstrip("\r\n")
@@ -388,7 +388,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from alertbridge.runtime import get_runtime
-    from alertbridge.worker import NormalizeWorker, NotifyWorker, PullWorker
+    from alertbridge_dev.worker import NormalizeWorker, NotifyWorker, PullWorker
 
     runtime = get_runtime()
     worker: PullWorker = (
@@ -410,7 +410,7 @@ def _when(option: str, value: str) -> datetime:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from alertbridge.replay import replay_dead_letters, replay_ingest
+    from alertbridge_dev.replay import replay_dead_letters, replay_ingest
 
     if not args.from_dead_letter and not args.since:
         raise CliError("give --from-dead-letter or --since TIME")
@@ -461,7 +461,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_poll_cih(args: argparse.Namespace) -> int:
-    from alertbridge.poller import poll_all
+    from alertbridge.sources.informatica.poller import poll_all
 
     runtime = _stack_runtime(args)
     try:

@@ -2,7 +2,7 @@
 
 ``alertbridge send`` wraps this; pipeline scripts can import it::
 
-    from alertbridge.client import SubTaskClient
+    from alertbridge_dev.client import SubTaskClient
     client = SubTaskClient("https://…", "acme-etl", secret, tenant_id="4242")
     client.send({"jobId": "job-1", ...})
 """

@@ -20,11 +20,11 @@ from typing import Any
 
 from flask import Request
 
-from alertbridge.adapters import adobe
-from alertbridge.adobe_signature import PublicKeyCache, check_recipient, verify
+from alertbridge.sources.adobe import adapter as adobe
+from alertbridge.sources.adobe.signature import PublicKeyCache, check_recipient, verify
 from alertbridge.bodies import media_type, parse_json, unsupported
 from alertbridge.errors import FieldProblem, bad_request
-from alertbridge.ingress.common import (
+from alertbridge.sources.common import (
     Reply,
     accept_events,
     check_declared_size,

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from alertbridge.logs import get_logger
-from alertbridge.normalize import (
+from alertbridge.pipeline.normalize import (
     Plan,
     dead_letter_message,
     failure_detail,

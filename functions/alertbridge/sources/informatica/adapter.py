@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.adapters import AdapterError, get_list, get_object, get_text, load_json
+from alertbridge.sources import AdapterError, get_list, get_object, get_text, load_json
 from alertbridge.alert import (
     Alert,
     AlertError,
@@ -32,7 +32,7 @@ from alertbridge.alert import (
     compose_key,
     truncate,
 )
-from alertbridge.envelope import IngestEnvelope
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.tenants import Tenants
 
 SOURCE = "informatica.cih"

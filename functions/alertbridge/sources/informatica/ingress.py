@@ -18,10 +18,10 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from flask import Request
 
-from alertbridge.adapters import informatica
+from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.bodies import media_type, parse_json, unsupported
 from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden
-from alertbridge.ingress.common import (
+from alertbridge.sources.common import (
     Reply,
     accept_events,
     authorize,

@@ -1,1 +1,0 @@
-"""HTTP ingress endpoints, one module per endpoint; ``common`` holds what they share."""
