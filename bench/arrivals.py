@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 import requests.adapters
-
 from alertbridge_dev.emulator import wait_until
+
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from bench.harness import percentile, subtask_body
 

@@ -24,7 +24,7 @@ CIH_SEED: dict[str, Any] = json.loads(
     (ROOT / "tests" / "fixtures" / "informatica_seed_event.json").read_text()
 )
 ADOBE_SAMPLES: dict[str, Any] = json.loads(
-    (ROOT / "functions" / "alertbridge" / "sources" / "adobe" / "samples" / "flow_runs.json").read_text()
+    (ROOT / "functions/alertbridge/sources/adobe/samples/flow_runs.json").read_text()
 )
 
 

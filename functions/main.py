@@ -2,17 +2,20 @@
 
 Deploy one function per entry point (see terraform/); the local stack serves
 ``ingress`` (every HTTP route on one port) and runs ``normalize`` from a subscriber.
+Each registered source gets an HTTP entry point of its own, named by its spec.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import functions_framework
 from cloudevents.http import CloudEvent
 from flask import Request, Response
 
 from alertbridge import http
+from alertbridge.sources import SourceSpec, specs
 
 
 @functions_framework.http
@@ -22,27 +25,26 @@ def token(request: Request) -> Response:
 
 
 @functions_framework.http
-def subtask(request: Request) -> Response:
-    """POST /analytics-environment/v1/job-pub-sub-messages"""
-    return http.dispatch(request, http.SUBTASK_ROUTES)
-
-
-@functions_framework.http
-def informatica(request: Request) -> Response:
-    """POST /informatica/v1/events"""
-    return http.dispatch(request, http.INFORMATICA_ROUTES)
-
-
-@functions_framework.http
-def adobe(request: Request) -> Response:
-    """GET|POST /adobe/v1/flow-run-notifications (Adobe I/O Events webhook)"""
-    return http.dispatch(request, http.ADOBE_ROUTES)
-
-
-@functions_framework.http
 def ingress(request: Request) -> Response:
     """Every HTTP route on one function: the local stack and small deployments."""
-    return http.dispatch(request, http.ALL_ROUTES)
+    return http.dispatch(request, http.all_routes())
+
+
+def _source_function(spec: SourceSpec) -> Callable[[Request], Response]:
+    routes = http.source_routes(spec)
+
+    def serve(request: Request) -> Response:
+        return http.dispatch(request, routes)
+
+    serve.__name__ = serve.__qualname__ = spec.function
+    serve.__doc__ = f"{'|'.join(spec.methods)} {spec.path}: {spec.description}"
+    return serve
+
+
+# One HTTP function per registered source (alertbridge.sources.PACKAGES), named by its
+# spec: `subtask`, `adobe`, `informatica`, ...
+for _spec in specs():
+    globals()[_spec.function] = functions_framework.http(_source_function(_spec))
 
 
 @functions_framework.cloud_event
@@ -63,8 +65,8 @@ def notify(event: CloudEvent) -> None:
 @functions_framework.cloud_event
 def poll_cih(event: CloudEvent) -> None:
     """Cloud Scheduler → Pub/Sub tick: read recent CIH events for tenants that poll."""
-    from alertbridge.sources.informatica.poller import poll_all
     from alertbridge.runtime import get_runtime
+    from alertbridge.sources.informatica.poller import poll_all
 
     poll_all(get_runtime())
 

@@ -252,7 +252,7 @@ data "archive_file" "source" {
   output_path = "${path.root}/.build/${var.prefix}-source.zip"
   # Only what the functions run: no tests, build metadata or bytecode caches. Globs need
   # hashicorp/archive >= 2.5.0 (doublestar matching); a matching directory is left out whole.
-  excludes         = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/tests"]
+  excludes         = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/tests", "**/samples", "**/*.md"]
   output_file_mode = "0644" # the same archive, and hash, whatever the local umask
 }
 

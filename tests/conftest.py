@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
-
-from alertbridge import runtime as runtime_mod
 from alertbridge_dev.adobe_keys import KeyServer
 from alertbridge_dev.devstack import provision
 from alertbridge_dev.emulator import Emulator
+from werkzeug.serving import make_server
+
+from alertbridge import runtime as runtime_mod
+from alertbridge.auth.tokens import Keyring
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from alertbridge.runtime import Runtime
 from alertbridge.settings import DEAD_LETTER_TOPIC, Settings
 from alertbridge.state import FirestoreStore, StateStore
 from alertbridge.tenants import Tenants, load_tenants
-from alertbridge.auth.tokens import Keyring
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TENANTS = ROOT / "config" / "tenants.example.yaml"

@@ -20,13 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alertbridge.alert import ID_MAX, Alert
+from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.pipeline.normalize import alert_message
 from alertbridge.sources import AdapterError
 from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.sources.subtask import adapter as subtask
-from alertbridge.alert import ID_MAX, Alert
-from alertbridge.pipeline.envelope import IngestEnvelope
-from alertbridge.pipeline.normalize import alert_message
 from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT
 

@@ -10,16 +10,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-from alertbridge.sources import AdapterError, UnroutableError
-from alertbridge.sources.adobe import adapter as adobe
 from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
-from alertbridge.sources.adobe.signature import PublicKeyCache
+
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pipeline.runorder import decide
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
+from alertbridge.sources import AdapterError, UnroutableError
+from alertbridge.sources.adobe import adapter as adobe
+from alertbridge.sources.adobe.signature import PublicKeyCache
 from alertbridge.state import StateStore
 from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch
@@ -28,7 +28,9 @@ PATH = "/adobe/v1/flow-run-notifications"
 FIX = ROOT / "tests" / "fixtures"
 SEED_SUCCESS = json.loads((FIX / "adobe_seed_success.json").read_text())
 SEED_FAILURE = json.loads((FIX / "adobe_seed_failure.json").read_text())
-SAMPLES = json.loads((ROOT / "functions" / "alertbridge" / "sources" / "adobe" / "samples" / "flow_runs.json").read_text())
+SAMPLES = json.loads(
+    (ROOT / "functions/alertbridge/sources/adobe/samples/flow_runs.json").read_text()
+)
 ACME_ORG = "ACME0000000000000000000A@AdobeOrg"
 # The demo's samples are addressed to this client id, as Adobe addresses every delivery.
 CLIENT_ID = "alertbridge-demo-client"

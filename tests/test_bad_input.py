@@ -8,21 +8,18 @@ import json
 from typing import Any
 
 import pytest
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
-from alertbridge.runtime import Runtime
-from alertbridge.tenants import loads_tenants
 from alertbridge.auth.tokens import issue_token
+from alertbridge.runtime import Runtime
+from alertbridge.sources import specs
+from alertbridge.tenants import loads_tenants
 from conftest import EXAMPLE_TENANTS, TopicWatch, subtask_body
 
-ENDPOINTS = {
-    "token": "/authn/v1/oauth2/token",
-    "subtask": "/analytics-environment/v1/job-pub-sub-messages",
-    "informatica": "/informatica/v1/events",
-    "adobe": "/adobe/v1/flow-run-notifications",
-}
+# Every endpoint: the token's and each registered source's, from the source registry.
+ENDPOINTS = {"token": "/authn/v1/oauth2/token", **{spec.function: spec.path for spec in specs()}}
 CONTENT_TYPES = st.sampled_from(
     [
         "application/json",

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
+from alertbridge_dev.emulator import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from alertbridge_dev.emulator import free_port
 from alertbridge.pipeline.normalize import handle_message
-from alertbridge.sources.informatica.poller import poll_all, poll_tenant
 from alertbridge.runtime import Runtime
+from alertbridge.sources.informatica.poller import poll_all, poll_tenant
 from alertbridge.state import StateStore
 from alertbridge.tenants import parse_tenants
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-
 from alertbridge_dev import devstack
 from alertbridge_dev.cli import main
 from alertbridge_dev.emulator import Emulator, free_port
+
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.runtime import Runtime
 from conftest import EXAMPLE_TENANTS, ROOT, subtask_body

@@ -11,19 +11,19 @@ from typing import Any
 
 import pytest
 
-from alertbridge.sources import AdapterError
-from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.pipeline.envelope import IngestEnvelope
-from alertbridge.sources.informatica.ingress import parse_xml
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.runtime import Runtime
+from alertbridge.sources import AdapterError
+from alertbridge.sources.informatica import adapter as informatica
+from alertbridge.sources.informatica.ingress import parse_xml
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, token_for
 
 SEED = json.loads((ROOT / "tests" / "fixtures" / "informatica_seed_event.json").read_text())
 SAMPLES = json.loads(
-    (ROOT / "functions" / "alertbridge" / "sources" / "informatica" / "samples" / "events.json").read_text()
+    (ROOT / "functions/alertbridge/sources/informatica/samples/events.json").read_text()
 )
 PATH = "/informatica/v1/events"
 TENANTS = load_tenants(EXAMPLE_TENANTS)

@@ -9,8 +9,8 @@ from typing import Any
 import jwt
 import pytest
 
-from alertbridge.runtime import Runtime
 from alertbridge.auth.tokens import AUDIENCE, ISSUER, Keyring, issue_token
+from alertbridge.runtime import Runtime
 from conftest import TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"

@@ -15,9 +15,9 @@ import functions_framework
 import pytest
 
 from alertbridge import adapters
-from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.alert import DEDUP_KEY_MAX
 from alertbridge.runtime import Runtime
+from alertbridge.sources.informatica import adapter as informatica
 from conftest import ROOT, TopicWatch
 
 SAMPLES = ROOT / "functions" / "alertbridge" / "samples"

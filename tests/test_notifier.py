@@ -8,20 +8,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from alertbridge_dev.capture import CaptureServer, capture_env
+from alertbridge_dev.worker import NotifyWorker
 
 from alertbridge.alert import Alert, AlertError, Link, Resource
-from alertbridge.pipeline.normalize import alert_message
-from alertbridge.notify.pagerduty import payload as pagerduty
-from alertbridge.notify.slack import payload as slack
-from alertbridge_dev.capture import CaptureServer, capture_env
 from alertbridge.notify.decide import decide
 from alertbridge.notify.delivery import Backoff, post_json
 from alertbridge.notify.handler import handle_alert
+from alertbridge.notify.pagerduty import payload as pagerduty
+from alertbridge.notify.slack import payload as slack
+from alertbridge.pipeline.normalize import alert_message
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import load_tenants
-from alertbridge_dev.worker import NotifyWorker
 from conftest import EXAMPLE_TENANTS, TopicWatch
 
 FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=2)

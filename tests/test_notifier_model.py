@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alertbridge_dev.capture import Captured, CaptureServer, capture_env
+from alertbridge_dev.emulator import Emulator
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -43,9 +45,7 @@ from hypothesis.stateful import (
 )
 
 from alertbridge.alert import SEVERITY_ORDER, Alert, Resource
-from alertbridge_dev.emulator import Emulator
 from alertbridge.notify.autoresolve import sweep
-from alertbridge_dev.capture import Captured, CaptureServer, capture_env
 from alertbridge.notify.delivery import Backoff
 from alertbridge.notify.handler import handle_alert
 from alertbridge.runtime import Runtime

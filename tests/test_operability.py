@@ -7,16 +7,16 @@ from typing import Any
 
 import functions_framework
 import pytest
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertbridge import runtime as runtime_mod
-from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator, wait_until
+from alertbridge.auth.tokens import Keyring, issue_token
 from alertbridge.ratelimit import TokenBuckets
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.tenants import Tenants
-from alertbridge.auth.tokens import Keyring, issue_token
 from conftest import ROOT, TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"

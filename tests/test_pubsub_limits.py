@@ -11,8 +11,8 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
-
 from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
+
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import (
     ATTRIBUTE_VALUE_MAX_BYTES,
@@ -26,7 +26,9 @@ from alertbridge.runtime import Runtime
 from conftest import ROOT, TopicWatch
 
 ADOBE_PATH = "/adobe/v1/flow-run-notifications"
-ADOBE = json.loads((ROOT / "functions" / "alertbridge" / "sources" / "adobe" / "samples" / "flow_runs.json").read_text())
+ADOBE = json.loads(
+    (ROOT / "functions/alertbridge/sources/adobe/samples/flow_runs.json").read_text()
+)
 MB = 1_000_000
 
 

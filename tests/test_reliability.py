@@ -20,26 +20,28 @@ from typing import Any
 
 import requests
 import yaml
-
-from alertbridge import adapters
-from alertbridge import runtime as runtime_mod
 from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from alertbridge_dev.devstack import provision
 from alertbridge_dev.emulator import Emulator
+from alertbridge_dev.replay import replay_dead_letters, replay_ingest
+from alertbridge_dev.worker import NormalizeWorker
+
+from alertbridge import runtime as runtime_mod
+from alertbridge import sources
+from alertbridge.auth.tokens import Keyring, issue_token
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import OutgoingMessage, ensure_subscription, make_subscriber_client
-from alertbridge_dev.replay import replay_dead_letters, replay_ingest
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import loads_tenants
-from alertbridge.auth.tokens import Keyring, issue_token
-from alertbridge_dev.worker import NormalizeWorker
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, subtask_body
 
 SUBTASK = "/analytics-environment/v1/job-pub-sub-messages"
 CIH_SEED = json.loads((ROOT / "tests" / "fixtures" / "informatica_seed_event.json").read_text())
-ADOBE = json.loads((ROOT / "functions" / "alertbridge" / "sources" / "adobe" / "samples" / "flow_runs.json").read_text())
+ADOBE = json.loads(
+    (ROOT / "functions/alertbridge/sources/adobe/samples/flow_runs.json").read_text()
+)
 
 
 def roomy_tenants() -> str:
@@ -308,7 +310,7 @@ def test_an_adapter_that_raises_is_redelivered_then_dead_lettered_never_silently
         calls.append(envelope.request_id)
         raise RuntimeError("adapter bug")
 
-    adapters.register("test.explode", explode)
+    sources.register("test.explode", explode)
     runtime.settings = dataclasses.replace(runtime.settings, max_delivery_attempts=3)
     worker = NormalizeWorker(runtime).start()
     try:
@@ -327,7 +329,7 @@ def test_an_adapter_that_raises_is_redelivered_then_dead_lettered_never_silently
         assert calls == ["boom-1"] * 3
     finally:
         worker.stop()
-        adapters.unregister("test.explode")
+        sources.unregister("test.explode")
 
 
 def test_killing_the_normaliser_mid_backlog_loses_nothing(

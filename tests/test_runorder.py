@@ -11,15 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alertbridge_dev.replay import replay_ingest
 
-from alertbridge.sources.adobe import adapter as adobe
-from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import OutgoingMessage
-from alertbridge_dev.replay import replay_ingest
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
+from alertbridge.sources.adobe import adapter as adobe
+from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.state import StateStore
 from conftest import ROOT, TopicWatch
 

@@ -22,15 +22,17 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.alert import alert_id
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pipeline.normalize import plan_message
 from alertbridge.runtime import Runtime
+from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.state import StateStore
 from conftest import ROOT
 
-ADOBE = json.loads((ROOT / "functions" / "alertbridge" / "sources" / "adobe" / "samples" / "flow_runs.json").read_text())
+ADOBE = json.loads(
+    (ROOT / "functions/alertbridge/sources/adobe/samples/flow_runs.json").read_text()
+)
 BASE = datetime(2026, 11, 25, tzinfo=UTC)
 RECEIVED = BASE + timedelta(hours=1)
 SKEW = timedelta(hours=1)  # the default

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from alertbridge.auth import passwords
-from alertbridge.runtime import Runtime
 from alertbridge.auth.tokens import ALGORITHM, AUDIENCE, ISSUER
+from alertbridge.runtime import Runtime
 from conftest import TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from alertbridge_dev.emulator import Emulator
+
 from alertbridge.state import FirestoreStore, StateStore
 
 

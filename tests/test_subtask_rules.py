@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from alertbridge.sources.subtask.adapter import validate
 from alertbridge.bodies import parse_object
 from alertbridge.errors import ApiError
+from alertbridge.sources.subtask.adapter import validate
 from conftest import subtask_body
 
 

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -600,6 +601,10 @@ def entry_points() -> dict[str, str]:
                     and deco.value.id == "functions_framework"
                 ):
                     found[node.name] = deco.attr
+    # each registered source's HTTP function, which main.py defines from its spec
+    from alertbridge.sources import specs
+
+    found.update({spec.function: "http" for spec in specs()})
     return found
 
 
@@ -965,11 +970,30 @@ def local_source_dir() -> Path:
     return ROOT / "functions"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="local tooling still lives in functions/alertbridge; issue 15's restructure moves "
-    "it into a package that is never uploaded, and this test then passes",
-)
 def test_the_deploy_archive_holds_no_dev_only_module() -> None:
+    """The local tooling (alertbridge_dev: the stack, the demo, the fake Adobe key host and
+    PagerDuty, tail, replay, the client) and the sources' samples never reach production."""
     listing = archive_listing(local_source_dir(), archive_excludes())
     assert not DEV_ONLY & listing, sorted(DEV_ONLY & listing)
+    assert {p.split("/")[0] for p in listing} == {"main.py", "requirements.txt", "alertbridge"}
+    assert not [p for p in listing if "/samples/" in p or p.endswith(".md")]
+    # what is left imports with nothing but the archive on the path: every module of it
+    modules = sorted(
+        p[:-3].replace("/", ".").removesuffix(".__init__")
+        for p in listing
+        if p.endswith(".py") and p != "main.py"
+    )
+    code = "import sys, importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+    code += "assert not [m for m in sys.modules if m.startswith('alertbridge_dev')]\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(local_source_dir())
+    prelude = f"import sys; sys.path.insert(0, {str(local_source_dir())!r})\n"
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", prelude + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(modules) > 30

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from alertbridge_dev.devstack import provision
 from alertbridge_dev.emulator import wait_until
+
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pubsub import OutgoingMessage, Publisher, ensure_subscription, ensure_topics
 from bench.arrivals import ArrivalClock, every_message_key
@@ -69,7 +70,9 @@ def run(ctx: Context) -> None:
     naive_out = ArrivalClock(backend.pubsub.host, drain_project, "naive-out", every_message_key)
     drain_env = {**backend.ours_env, "ALERTBRIDGE_PROJECT": drain_project}
     t0 = time.perf_counter()
-    drainer = spawn([sys.executable, "-m", "alertbridge_dev.cli", "worker"], drain_env, "ours-drain")
+    drainer = spawn(
+        [sys.executable, "-m", "alertbridge_dev.cli", "worker"], drain_env, "ours-drain"
+    )
     stack.procs.append(drainer)
     wait_until(lambda: ours_out.count >= expected_alerts, 600, 0.1)
     ours_s = time.perf_counter() - t0

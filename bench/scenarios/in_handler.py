@@ -30,12 +30,12 @@ def run(ctx: Context) -> None:
 def in_handler_p99(ctx: Context) -> dict[str, float]:
     from flask import Flask, request
 
-    from alertbridge.sources.subtask import adapter as subtask
+    from alertbridge.auth.tokens import issue_token
     from alertbridge.bodies import parse_object
-    from alertbridge.sources.common import authorize, envelope, read_body
     from alertbridge.runtime import Runtime
     from alertbridge.settings import Settings
-    from alertbridge.auth.tokens import issue_token
+    from alertbridge.sources.common import authorize, envelope, read_body
+    from alertbridge.sources.subtask import adapter as subtask
 
     keyring = ctx.stack.keyring
     runtime = Runtime(Settings(project_id="bench"), ctx.stack.tenants, keyring)

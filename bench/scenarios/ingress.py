@@ -8,6 +8,7 @@ import json
 import statistics
 
 from alertbridge_dev.adobe_keys import signed_headers
+
 from bench.harness import (
     ADOBE,
     INFORMATICA,

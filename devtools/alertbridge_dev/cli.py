@@ -43,10 +43,10 @@ def _stack_runtime(args: argparse.Namespace) -> Runtime:
     ``alertbridge dev`` (its state file)."""
     import dataclasses
 
-    from alertbridge_dev.devstack import read_state
     from alertbridge.runtime import Runtime
     from alertbridge.settings import Settings
     from alertbridge.tenants import load_tenants, loads_tenants
+    from alertbridge_dev.devstack import read_state
 
     state = read_state() or {}
     env = os.environ
@@ -100,9 +100,9 @@ def _wait_for_signal() -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from alertbridge_dev.devstack import DevStack
-    from alertbridge_dev.capture import CaptureServer, capture_env, describe
     from alertbridge.tenants import load_tenants
+    from alertbridge_dev.capture import CaptureServer, capture_env, describe
+    from alertbridge_dev.devstack import DevStack
 
     config = _config_path(args.config)
     capture: CaptureServer | None = None
@@ -130,11 +130,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from alertbridge_dev.adobe_keys import KeyServer, SigningKey
-    from alertbridge_dev.devstack import DevStack
-    from alertbridge_dev.capture import CaptureServer, capture_env, describe
-    from alertbridge_dev.tail import Tail, format_alert
     from alertbridge.tenants import load_tenants
+    from alertbridge_dev.adobe_keys import KeyServer, SigningKey
+    from alertbridge_dev.capture import CaptureServer, capture_env, describe
+    from alertbridge_dev.devstack import DevStack
+    from alertbridge_dev.tail import Tail, format_alert
 
     key_server = KeyServer().start()  # stands in for Adobe's key host
     adobe_key = key_server.publish(SigningKey())
@@ -270,8 +270,8 @@ def _send_adobe_and_informatica(
     from alertbridge_dev.adobe_keys import signed_headers
     from alertbridge_dev.client import SubTaskClient
 
-    samples = resources.files("alertbridge").joinpath("samples")
-    adobe = json.loads(samples.joinpath("adobe.json").read_text())
+    sources = resources.files("alertbridge").joinpath("sources")
+    adobe = json.loads(sources.joinpath("adobe/samples/flow_runs.json").read_text())
     for name in ("failure", "success"):
         body = json.dumps(adobe[name]).encode()
         response = requests.post(
@@ -288,7 +288,7 @@ def _send_adobe_and_informatica(
         wait_for(landed_so_far)
     user, secret = DEMO_CREDENTIALS["4242"]
     token = SubTaskClient(base_url, user, secret, "4242").token()
-    cih = json.loads(samples.joinpath("informatica.json").read_text())
+    cih = json.loads(sources.joinpath("informatica/samples/events.json").read_text())
     for sample in cih:
         response = requests.post(
             base_url + "/informatica/v1/events",
@@ -306,9 +306,9 @@ def _send_adobe_and_informatica(
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
+    from alertbridge.tenants import load_tenants
     from alertbridge_dev.devstack import read_state
     from alertbridge_dev.tail import Tail, format_alert
-    from alertbridge.tenants import load_tenants
 
     state = read_state() or {}
     emulator = os.environ.get("PUBSUB_EMULATOR_HOST") or state.get("emulator_host")
@@ -383,6 +383,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     ):
         (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
         print(out / name)
+    from alertbridge_dev import openapi
+
+    (out / "openapi.yaml").write_text(openapi.render())
+    print(out / "openapi.yaml")
     return 0
 
 
@@ -525,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     hs = sub.add_parser("hash-secret", help="read a secret on stdin, print its scrypt hash")
     hs.set_defaults(func=cmd_hash_secret)
 
-    schema = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
+    schema = sub.add_parser("schema", help="write the JSON Schemas and the OpenAPI")
     schema.add_argument("--out", default="schemas")
     schema.set_defaults(func=cmd_schema)
 

@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alertbridge_dev.emulator import Emulator, wait_until
+from alertbridge.auth.tokens import Keyring
 from alertbridge.pubsub import (
     ensure_subscription,
     ensure_topics,
@@ -29,10 +29,14 @@ from alertbridge.pubsub import (
 )
 from alertbridge.settings import DEAD_LETTER_TOPIC, DEFAULT_PROJECT, INGEST_TOPIC
 from alertbridge.tenants import Tenants, load_tenants
-from alertbridge.auth.tokens import Keyring
-from alertbridge_dev.worker import NORMALIZE_SUBSCRIPTION, NOTIFY_ACK_DEADLINE_S, notify_subscription
+from alertbridge_dev.emulator import Emulator, wait_until
+from alertbridge_dev.worker import (
+    NORMALIZE_SUBSCRIPTION,
+    NOTIFY_ACK_DEADLINE_S,
+    notify_subscription,
+)
 
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = Path(__file__).resolve().parent.parent.parent / "functions"
 STATE_FILE = (
     Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alertbridge" / "dev.json"
 )

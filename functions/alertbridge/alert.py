@@ -10,13 +10,14 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
-from alertbridge.vocabulary import SEVERITY_ORDER, Severity, Source, Status
+from alertbridge.sources import specs
+from alertbridge.vocabulary import SEVERITY_ORDER, Severity, Status
 
-__all__ = ["SEVERITY_ORDER", "Alert", "Severity", "Source", "Status"]
+__all__ = ["SEVERITY_ORDER", "Alert", "Severity", "Status"]
 
 # Namespace for deterministic alert ids:
 # uuid5(ALERT_NAMESPACE, "<source>|<event identity>|<status>").
@@ -27,6 +28,16 @@ DEDUP_KEY_MAX = 255  # and dedup_key at 255
 ID_MAX = 255  # resource ids and names (and, bounded by the adapters, label values)
 KEY_PART_MAX = 64  # one part of an over-long dedup key keeps this much (prefix + digest)
 DIGEST_CHARS = 16  # 64 bits of SHA-256: distinct texts stay distinct
+
+
+# Every registered source's name, and alertbridge's own (e.g. auto-resolve) under "alertbridge.".
+_SOURCE_NAMES = [spec.name for spec in specs()]
+
+
+def _known_source(value: str) -> str:
+    if value not in _SOURCE_NAMES and not value.startswith("alertbridge."):
+        raise ValueError(f"unknown source {value!r}; registered: {', '.join(_SOURCE_NAMES)}")
+    return value
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -129,7 +140,10 @@ class Alert(BaseModel):
         min_length=1, max_length=DEDUP_KEY_MAX, description="stable for the same thing failing"
     )
     tenant_id: str = Field(min_length=1)
-    source: Source
+    source: Annotated[str, AfterValidator(_known_source)] = Field(
+        json_schema_extra={"enum": cast(list[JsonValue], _SOURCE_NAMES)},
+        description="the registered source (alertbridge.sources) the alert came from",
+    )
     status: Status
     severity: Severity
     summary: str = Field(min_length=1, max_length=SUMMARY_MAX)

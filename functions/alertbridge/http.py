@@ -17,9 +17,10 @@ from flask import Request, Response
 
 from alertbridge import ops
 from alertbridge.errors import ApiError
-from alertbridge.sources.common import Reply, new_request_id
 from alertbridge.logs import get_logger
 from alertbridge.runtime import Runtime, get_runtime
+from alertbridge.sources import SourceSpec, specs
+from alertbridge.sources.common import Reply, new_request_id
 
 log = get_logger(__name__)
 
@@ -34,51 +35,36 @@ class Route:
 
 
 def _token(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.auth import endpoint as token
+    from alertbridge.auth import endpoint
 
-    return token.handle(runtime, request, request_id)
-
-
-def _subtask(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.sources.subtask import ingress as subtask
-
-    return subtask.handle(runtime, request, request_id)
+    return endpoint.handle(runtime, request, request_id)
 
 
-def _informatica(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.sources.informatica import ingress as informatica
+def _lazy(spec: SourceSpec) -> Handler:
+    """The source's handler, imported on its first request (cold starts stay small)."""
 
-    return informatica.handle(runtime, request, request_id)
+    def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+        handler: Handler = spec.load_handler()
+        return handler(runtime, request, request_id)
 
-
-def _adobe(runtime: Runtime, request: Request, request_id: str) -> Reply:
-    from alertbridge.sources.adobe import ingress as adobe
-
-    return adobe.handle(runtime, request, request_id)
+    return handle
 
 
-# Path → route. Handlers import their module on first use so the token function never
-# loads the Pub/Sub client.
 TOKEN_ROUTES: dict[str, Route] = {
     "/authn/v1/oauth2/token": Route(("POST",), _token, "token"),
 }
-SUBTASK_ROUTES: dict[str, Route] = {
-    "/analytics-environment/v1/job-pub-sub-messages": Route(
-        ("POST",), _subtask, "liveramp.subtask"
-    ),
-}
-INFORMATICA_ROUTES: dict[str, Route] = {
-    "/informatica/v1/events": Route(("POST",), _informatica, "informatica.cih"),
-}
-ADOBE_ROUTES: dict[str, Route] = {
-    "/adobe/v1/flow-run-notifications": Route(("GET", "POST"), _adobe, "adobe.flow_run"),
-}
-ALL_ROUTES: dict[str, Route] = {
-    **TOKEN_ROUTES,
-    **SUBTASK_ROUTES,
-    **INFORMATICA_ROUTES,
-    **ADOBE_ROUTES,
-}
+
+
+def source_routes(spec: SourceSpec) -> dict[str, Route]:
+    return {spec.path: Route(spec.methods, _lazy(spec), spec.name)}
+
+
+def all_routes() -> dict[str, Route]:
+    """Every HTTP route on one function: the local stack and small deployments."""
+    routes = dict(TOKEN_ROUTES)
+    for spec in specs():
+        routes.update(source_routes(spec))
+    return routes
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from alertbridge.auth.tokens import Keyring, VerifiedTokens
 from alertbridge.logs import get_logger
 from alertbridge.ops import Health, Metrics
 from alertbridge.pubsub import Publisher
@@ -19,7 +20,6 @@ from alertbridge.ratelimit import TokenBuckets
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, load_tenants, loads_tenants
-from alertbridge.auth.tokens import Keyring, VerifiedTokens
 
 log = get_logger(__name__)
 

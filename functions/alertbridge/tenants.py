@@ -8,26 +8,27 @@ from these models.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     WithJsonSchema,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from alertbridge.vocabulary import Severity, Source
+from alertbridge.durations import Duration
+from alertbridge.notify.pagerduty.config import PagerDutyDestination
+from alertbridge.notify.slack.config import SlackDestination
+from alertbridge.sources import specs
 
 TENANT_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,62}$"
 # Pub/Sub topic names: 3-255 chars, start with a letter, no "goog" prefix.
@@ -50,116 +51,18 @@ class ServiceAccount(BaseModel):
     )
 
 
-class SubtaskSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    severity_by_msg_code: dict[int, Severity] = Field(
-        default_factory=dict, description="msgCode → severity; other codes are `error`"
-    )
-
-    @field_validator("severity_by_msg_code")
-    @classmethod
-    def _codes_in_range(cls, value: dict[int, Severity]) -> dict[int, Severity]:
-        bad = [code for code in value if not 1 <= code <= 254]
-        if bad:
-            raise ValueError(f"msgCode keys must be 1-254, got {bad}")
-        return value
+def _registered_source(value: str) -> str:
+    names = [spec.name for spec in specs()]
+    if value not in names:
+        raise ValueError(f"unknown source {value!r}; registered: {', '.join(names)}")
+    return value
 
 
-class AdobeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ims_org_ids: list[str] = Field(
-        default_factory=list, description="IMS orgs owned by this tenant"
-    )
-    sandboxes: list[str] | None = Field(
-        default=None, description="if set, only these sandbox names route to this tenant"
-    )
-
-
-class CihPoll(BaseModel):
-    """Where the scheduled poller reads this tenant's CIH events (Events REST API)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_url: str = Field(pattern=r"^https?://", description="https://<pod>.<baseUrl>")
-    session_env: str = Field(
-        pattern=r"^[A-Z][A-Z0-9_]{0,127}$",
-        description="env var holding the IICS session id (a secret)",
-    )
-    page_size: int = Field(default=200, ge=1, le=2000)
-    overlap_seconds: int = Field(default=300, ge=0, le=86400)
-
-
-class InformaticaSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    applications: list[str] = Field(
-        default_factory=list, description="CIH application names owned by this tenant"
-    )
-    poll: CihPoll | None = None
-
-
-ENV_NAME_PATTERN = r"^[A-Z][A-Z0-9_]{0,127}$"
-DURATION_PATTERN = r"^[1-9][0-9]{0,6}[smhd]$"
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> Any:
-    """``90s`` / ``15m`` / ``4h`` / ``2d`` → timedelta (Alertmanager's spelling, one unit);
-    a timedelta passes through, anything else is refused with the accepted form."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, str) and re.fullmatch(DURATION_PATTERN, value):
-        return timedelta(seconds=int(value[:-1]) * _UNIT_SECONDS[value[-1]])
-    raise ValueError(f"a duration is a whole number and a unit s, m, h or d (4h), not {value!r}")
-
-
-def format_duration(value: timedelta) -> str:
-    """The largest unit up to hours that divides it (on-call reads ``24h``, ``90m``)."""
-    seconds = int(value.total_seconds())
-    for unit in "hm":
-        if seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
-    return f"{seconds}s"
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+SourceName = Annotated[
+    str,
+    AfterValidator(_registered_source),
+    WithJsonSchema({"type": "string", "enum": [spec.name for spec in specs()]}),
 ]
-
-
-class PagerDutyDestination(BaseModel):
-    """PagerDuty Events v2; the routing key is a secret, so the file names the env var
-    that holds it (filled from Secret Manager in production)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    routing_key_env: str = Field(pattern=ENV_NAME_PATTERN)
-    min_severity: Severity = "error"
-    repeat_after: Duration = Field(
-        default=timedelta(hours=4),
-        json_schema_extra={"default": "4h"},
-        description="page an incident still firing again after this long (e.g. 4h)",
-    )
-    url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern=r"^https?://")
-
-
-class SlackDestination(BaseModel):
-    """A Slack incoming webhook; its URL is a secret, named by env var like the routing key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    webhook_url_env: str = Field(pattern=ENV_NAME_PATTERN)
-    min_severity: Severity = "warning"
-    repeat_after: Duration = Field(
-        default=timedelta(hours=4),
-        json_schema_extra={"default": "4h"},
-        description="post an incident still firing again after this long (e.g. 4h)",
-    )
 
 
 class NotifySettings(BaseModel):
@@ -167,7 +70,7 @@ class NotifySettings(BaseModel):
 
     pagerduty: PagerDutyDestination | None = None
     slack: SlackDestination | None = None
-    auto_resolve: dict[Source, Duration] = Field(
+    auto_resolve: dict[SourceName, Duration] = Field(
         default_factory=dict,
         description="source → quiet time after which an open incident is resolved "
         "(e.g. liveramp.subtask: 24h); sources not listed are never auto-resolved",
@@ -186,6 +89,9 @@ class RateLimit(BaseModel):
 
 
 class Tenant(BaseModel):
+    """A tenant's own settings. Each source's block (``subtask``, ``adobe``, ...) is added
+    from the source registry by ``_tenant_model``; read it with the source's ``settings_of``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(
@@ -196,9 +102,6 @@ class Tenant(BaseModel):
         default=None, pattern=TOPIC_PATTERN, description="default alerts-<id>"
     )
     service_accounts: list[ServiceAccount] = Field(default_factory=list)
-    subtask: SubtaskSettings = Field(default_factory=SubtaskSettings)
-    adobe: AdobeSettings = Field(default_factory=AdobeSettings)
-    informatica: InformaticaSettings = Field(default_factory=InformaticaSettings)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     notify: NotifySettings = Field(default_factory=NotifySettings)
 
@@ -220,13 +123,27 @@ class Tenant(BaseModel):
         return self.topic or f"alerts-{self.id}"
 
 
-class TenantsFile(BaseModel):
+def _tenant_model() -> type[Tenant]:
+    """Tenant with one optional block per registered source, named by its ``config_key``."""
+    blocks: dict[str, Any] = {
+        spec.config_key: (spec.config, Field(default_factory=spec.config)) for spec in specs()
+    }
+    model: type[Tenant] = create_model(
+        "Tenant", __base__=Tenant, __module__=__name__, **blocks
+    )
+    return model
+
+
+TenantModel = _tenant_model()
+
+
+class TenantsFileBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="alertbridge tenants file")
 
     tenants: list[Tenant] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> TenantsFile:
+    def _unique(self) -> TenantsFileBase:
         _no_duplicates("id", [t.id for t in self.tenants])
         _no_duplicates("topic", [t.topic_name for t in self.tenants])
         hashes: dict[str, str] = {}
@@ -240,22 +157,29 @@ class TenantsFile(BaseModel):
                         f"service_accounts.username {account.username!r} is bound to several "
                         "tenants with different password_hash values; one account has one secret"
                     )
-        _no_duplicates("adobe.ims_org_ids", _org_keys(self.tenants))
-        _no_duplicates(
-            "informatica.applications",
-            [a for t in self.tenants for a in t.informatica.applications],
-        )
+        _no_duplicates_per_source(self.tenants)
         return self
 
 
-def _org_keys(tenants: Iterable[Tenant]) -> list[str]:
-    """An org may be split across tenants by sandbox; the (org, sandbox) pair must be unique."""
-    keys: list[str] = []
+TenantsFile: type[TenantsFileBase] = create_model(
+    "TenantsFile",
+    __base__=TenantsFileBase,
+    __module__=__name__,
+    tenants=(list[TenantModel], Field(min_length=1)),  # type: ignore[valid-type]
+)
+
+
+def _no_duplicates_per_source(tenants: Iterable[Tenant]) -> None:
+    """What routes an event to a tenant (an org, an application...) names one tenant only:
+    each source's block lists those keys in ``unique_keys``."""
+    collected: dict[str, list[str]] = {}
     for tenant in tenants:
-        for org in tenant.adobe.ims_org_ids:
-            for sandbox in tenant.adobe.sandboxes or ["*"]:
-                keys.append(f"{org}/{sandbox}")
-    return keys
+        for spec in specs():
+            unique_keys = getattr(getattr(tenant, spec.config_key), "unique_keys", None)
+            for key, values in (unique_keys() if unique_keys else {}).items():
+                collected.setdefault(key, []).extend(values)
+    for key, values in collected.items():
+        _no_duplicates(key, values)
 
 
 def _no_duplicates(key: str, values: list[str]) -> None:
@@ -269,14 +193,14 @@ def _no_duplicates(key: str, values: list[str]) -> None:
 class Tenants:
     """Loaded tenants with the look-ups routing and auth need."""
 
-    def __init__(self, file: TenantsFile) -> None:
+    def __init__(self, file: TenantsFileBase) -> None:
         self.file = file
         self._by_id = {t.id: t for t in file.tenants}
         self._accounts: dict[str, tuple[ServiceAccount, list[str]]] = {}
         for tenant in file.tenants:
             for account in tenant.service_accounts:
                 self._accounts.setdefault(account.username, (account, []))[1].append(tenant.id)
-        self._apps = {a: t for t in file.tenants for a in t.informatica.applications}
+        self._memo: dict[str, Any] = {}
 
     def __iter__(self) -> Iterator[Tenant]:
         return iter(self.file.tenants)
@@ -291,20 +215,11 @@ class Tenants:
         """The account and the ids of every tenant it is bound to."""
         return self._accounts.get(username)
 
-    def by_adobe_org(self, ims_org_id: str, sandbox: str | None) -> Tenant | None:
-        """Most specific match wins: a tenant listing the sandbox beats one listing none."""
-        fallback: Tenant | None = None
-        for tenant in self.file.tenants:
-            if ims_org_id not in tenant.adobe.ims_org_ids:
-                continue
-            if tenant.adobe.sandboxes is None:
-                fallback = fallback or tenant
-            elif sandbox is not None and sandbox in tenant.adobe.sandboxes:
-                return tenant
-        return fallback
-
-    def by_informatica_application(self, application: str) -> Tenant | None:
-        return self._apps.get(application)
+    def memo(self, name: str, build: Callable[[], Any]) -> Any:
+        """An index a source builds once over these tenants (e.g. application → tenant)."""
+        if name not in self._memo:
+            self._memo[name] = build()
+        return self._memo[name]
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

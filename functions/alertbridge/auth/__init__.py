@@ -1,1 +1,1 @@
-"""auth."""
+"""The token endpoint and what it rests on: password hashes, JWT keys, verified tokens."""

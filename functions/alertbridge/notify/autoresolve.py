@@ -18,11 +18,12 @@ from functools import partial
 from typing import Any
 
 from alertbridge.alert import Alert, Resource, alert_id, truncate
+from alertbridge.durations import format_duration
 from alertbridge.logs import get_logger
-from alertbridge.pipeline.normalize import alert_message
 from alertbridge.notify.handler import FIRED
+from alertbridge.pipeline.normalize import alert_message
 from alertbridge.runtime import Runtime
-from alertbridge.tenants import Tenants, format_duration
+from alertbridge.tenants import Tenants
 
 log = get_logger(__name__)
 

@@ -25,13 +25,14 @@ import requests
 
 from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
-from alertbridge.pipeline.normalize import dead_letter_message
-from alertbridge.notify.pagerduty import payload as pagerduty
-from alertbridge.notify.slack import payload as slack
 from alertbridge.notify.decide import decide, record_after_send
 from alertbridge.notify.delivery import Backoff, Result, post_json
+from alertbridge.notify.pagerduty import payload as pagerduty
+from alertbridge.notify.pagerduty.config import PagerDutyDestination
+from alertbridge.notify.slack import payload as slack
+from alertbridge.notify.slack.config import SlackDestination
+from alertbridge.pipeline.normalize import dead_letter_message
 from alertbridge.runtime import Runtime
-from alertbridge.tenants import PagerDutyDestination, SlackDestination
 
 log = get_logger(__name__)
 COLLECTION = "notify"

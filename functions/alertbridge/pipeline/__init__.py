@@ -1,1 +1,1 @@
-"""pipeline."""
+"""The route an ingest message takes: envelope, adapters, run order, dead letters."""

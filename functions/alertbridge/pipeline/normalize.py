@@ -18,13 +18,13 @@ from typing import Any
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from alertbridge.pipeline import runorder
-from alertbridge.sources import AdapterError, registry
 from alertbridge.alert import Alert
-from alertbridge.pipeline.envelope import EnvelopeError, IngestEnvelope
 from alertbridge.logs import get_logger
+from alertbridge.pipeline import runorder
+from alertbridge.pipeline.envelope import EnvelopeError, IngestEnvelope
 from alertbridge.pubsub import OutgoingMessage, bounded_attribute
 from alertbridge.runtime import Runtime
+from alertbridge.sources import AdapterError, adapter_for
 from alertbridge.tenants import Tenants
 
 log = get_logger(__name__)
@@ -119,7 +119,7 @@ class NormalizeFailed(Exception):
 
 def alerts_for(envelope: IngestEnvelope, tenants: Tenants) -> list[tuple[Alert, str]]:
     """Pure part: adapter + routing. Raises AdapterError for what must be dead-lettered."""
-    adapter = registry().get(envelope.source)
+    adapter = adapter_for(envelope.source)
     if adapter is None:
         raise AdapterError(f"no adapter for source {envelope.source!r}")
     return [(alert, route_to_tenant(alert, tenants)) for alert in adapter(envelope, tenants)]

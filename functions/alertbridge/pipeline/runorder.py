@@ -30,13 +30,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from alertbridge.sources import AdapterError
 from alertbridge.alert import Alert
+from alertbridge.sources import AdapterError, specs
 from alertbridge.state import StateStore
 
 COLLECTION = "run-order"
-# Sources whose alerts carry run times and can resolve: both are ordered here.
-ORDERED_SOURCES = frozenset({"adobe.flow_run", "informatica.cih"})
+# Sources whose alerts carry run times and can resolve (their spec says ``run_ordered``).
+ORDERED_SOURCES = frozenset(spec.name for spec in specs() if spec.run_ordered)
 
 Rank = tuple[datetime, int]
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from flask import Request
 
-from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.auth.tokens import InvalidToken, TokenClaims
 from alertbridge.errors import (
     ApiError,
     FieldProblem,
@@ -20,9 +20,9 @@ from alertbridge.errors import (
     unauthorized,
     unavailable,
 )
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pubsub import OutgoingMessage, PublishError
 from alertbridge.runtime import Runtime
-from alertbridge.auth.tokens import InvalidToken, TokenClaims
 
 
 class Reply(NamedTuple):

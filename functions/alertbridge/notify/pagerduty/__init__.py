@@ -1,1 +1,1 @@
-"""notify.pagerduty."""
+"""PagerDuty Events v2: the event builder next to its config."""

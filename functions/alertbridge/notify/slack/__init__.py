@@ -1,1 +1,1 @@
-"""notify.slack."""
+"""Slack incoming webhooks: the Block Kit message builder next to its config."""

@@ -11,14 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.sources import (
-    AdapterError,
-    UnroutableError,
-    get_list,
-    get_object,
-    get_text,
-    load_json,
-)
 from alertbridge.alert import (
     Alert,
     AlertError,
@@ -33,9 +25,13 @@ from alertbridge.alert import (
     truncate,
 )
 from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.sources import AdapterError, UnroutableError
+from alertbridge.sources.adobe import SPEC
+from alertbridge.sources.adobe.config import tenant_for_org
+from alertbridge.sources.fields import get_list, get_object, get_text, load_json
 from alertbridge.tenants import Tenants
 
-SOURCE = "adobe.flow_run"
+SOURCE = SPEC.name
 
 # Seed 002, "Understanding error messages".
 ERROR_CODES = {
@@ -144,7 +140,7 @@ def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
     sandbox_id = get_text(run, "sandboxId", "")
     sandbox = get_text(run, "sandboxName", "") or sandbox_id or "-"
     provider_ref = get_text(run, "providerRefId", "")
-    tenant = tenants.by_adobe_org(org, sandbox)
+    tenant = tenant_for_org(tenants, org, sandbox)
     if tenant is None:
         raise UnroutableError(
             f"no tenant owns IMS org {bounded(org, 100)!r} (sandbox {bounded(sandbox, 100)!r})"

@@ -20,17 +20,21 @@ from typing import Any
 
 from flask import Request
 
-from alertbridge.sources.adobe import adapter as adobe
-from alertbridge.sources.adobe.signature import PublicKeyCache, check_recipient, verify
 from alertbridge.bodies import media_type, parse_json, unsupported
 from alertbridge.errors import FieldProblem, bad_request
+from alertbridge.runtime import Runtime
+from alertbridge.sources.adobe import adapter as adobe
+from alertbridge.sources.adobe.signature import (
+    PublicKeyCache,
+    check_recipient,
+    verify,
+)
 from alertbridge.sources.common import (
     Reply,
     accept_events,
     check_declared_size,
     read_body,
 )
-from alertbridge.runtime import Runtime
 
 PATH = "/adobe/v1/flow-run-notifications"
 MAX_CHALLENGE = 256

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.sources import AdapterError, get_list, get_object, get_text, load_json
 from alertbridge.alert import (
     Alert,
     AlertError,
@@ -33,9 +32,13 @@ from alertbridge.alert import (
     truncate,
 )
 from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.sources import AdapterError
+from alertbridge.sources.fields import get_list, get_object, get_text, load_json
+from alertbridge.sources.informatica import SPEC
+from alertbridge.sources.informatica.config import tenant_for_application
 from alertbridge.tenants import Tenants
 
-SOURCE = "informatica.cih"
+SOURCE = SPEC.name
 MAX_DEPTH = 16
 MAX_EVENTS = 1000
 
@@ -203,7 +206,7 @@ def _kind(event: dict[str, Any]) -> str:
 def tenant_for(event: dict[str, Any], envelope: IngestEnvelope, tenants: Tenants) -> str:
     """The application mapping wins over the Tenant-ID the request came with."""
     app = event.get("applicationName")
-    mapped = tenants.by_informatica_application(app) if isinstance(app, str) else None
+    mapped = tenant_for_application(tenants, app) if isinstance(app, str) else None
     if mapped is not None:
         return mapped.id
     if envelope.tenant_id:

@@ -18,9 +18,9 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from flask import Request
 
-from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.bodies import media_type, parse_json, unsupported
 from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden
+from alertbridge.runtime import Runtime
 from alertbridge.sources.common import (
     Reply,
     accept_events,
@@ -28,7 +28,8 @@ from alertbridge.sources.common import (
     check_declared_size,
     read_body,
 )
-from alertbridge.runtime import Runtime
+from alertbridge.sources.informatica import adapter as informatica
+from alertbridge.sources.informatica.config import tenant_for_application
 
 PATH = "/informatica/v1/events"
 JSON_TYPES = ("application/json",)
@@ -229,7 +230,9 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
     body = read_body(request, limit)
     events = events_from(body, request.content_type)
     for event in events:
-        owner = runtime.tenants.by_informatica_application(str(event.get("applicationName")))
+        owner = tenant_for_application(
+            runtime.tenants, str(event.get("applicationName"))
+        )
         if owner is not None and owner.id not in claims.tenants:
             raise forbidden(
                 f"application {event.get('applicationName')!r} belongs to a tenant this token "

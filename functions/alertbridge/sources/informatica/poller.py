@@ -26,11 +26,12 @@ from typing import Any
 
 import requests
 
-from alertbridge.sources.informatica import adapter as informatica
-from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.logs import get_logger
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
+from alertbridge.sources.informatica import adapter as informatica
+from alertbridge.sources.informatica.config import settings_of, tenant_for_application
 from alertbridge.tenants import Tenant
 
 log = get_logger(__name__)
@@ -77,7 +78,7 @@ def poll_tenant(
     now: datetime | None = None,
     session: requests.Session | None = None,
 ) -> PollResult:
-    config = tenant.informatica.poll
+    config = settings_of(tenant).poll
     result = PollResult(tenant.id)
     if config is None:
         return result
@@ -193,7 +194,7 @@ def _owned_by(runtime: Runtime, tenant: Tenant, event: dict[str, Any]) -> bool:
     """The HTTP endpoint's rule: an application the tenants file gives to another tenant is
     not this tenant's to send (the adapter would route it there)."""
     app = event.get("applicationName")
-    owner = runtime.tenants.by_informatica_application(app) if isinstance(app, str) else None
+    owner = tenant_for_application(runtime.tenants, app) if isinstance(app, str) else None
     return owner is None or owner.id == tenant.id
 
 
@@ -221,7 +222,7 @@ def poll_all(runtime: Runtime, now: datetime | None = None) -> list[PollResult]:
     raises) is its result's ``error`` and never stops the tenants after it."""
     results: list[PollResult] = []
     for tenant in runtime.tenants:
-        if not tenant.informatica.poll:
+        if not settings_of(tenant).poll:
             continue
         try:
             result = poll_tenant(runtime, tenant, now)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.sources import AdapterError
 from alertbridge.alert import (
     Alert,
     AlertError,
@@ -22,11 +21,14 @@ from alertbridge.alert import (
     truncate,
 )
 from alertbridge.bodies import parse_form, parse_json
-from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.errors import ApiError, FieldProblem
+from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.sources import AdapterError
+from alertbridge.sources.subtask import SPEC
+from alertbridge.sources.subtask.config import settings_of
 from alertbridge.tenants import Tenants
 
-SOURCE = "liveramp.subtask"
+SOURCE = SPEC.name
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_INT = 2**63 - 1
 
@@ -194,7 +196,7 @@ def parse(envelope: IngestEnvelope, tenants: Tenants) -> list[Alert]:
     tenant = tenants.get(tenant_id)
     severity: Severity = "error"
     if tenant is not None:
-        severity = tenant.subtask.severity_by_msg_code.get(message.msgCode, "error")
+        severity = settings_of(tenant).severity_by_msg_code.get(message.msgCode, "error")
     m = message
     summary = (
         f"Sub-task failed: msgCode {m.msgCode} at pipe {m.pipeId} step {m.stepId} "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Request
 
-from alertbridge.sources.subtask import adapter as subtask
 from alertbridge.bodies import looks_like_form, media_type, parse_object
+from alertbridge.runtime import Runtime
 from alertbridge.sources.common import (
     Reply,
     authorize,
@@ -14,7 +14,7 @@ from alertbridge.sources.common import (
     publish_envelopes,
     read_body,
 )
-from alertbridge.runtime import Runtime
+from alertbridge.sources.subtask import adapter as subtask
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"
 FORM = "application/x-www-form-urlencoded"

@@ -1,0 +1,1 @@
+"""alertbridge: pipeline failure notices → one alert → the tenant's Pub/Sub topic."""

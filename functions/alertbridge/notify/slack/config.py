@@ -1,0 +1,24 @@
+"""The ``notify.slack`` block of a tenant: the incoming webhook to post to."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alertbridge.durations import Duration
+from alertbridge.vocabulary import ENV_NAME_PATTERN, Severity
+
+
+class SlackDestination(BaseModel):
+    """A Slack incoming webhook; its URL is a secret, named by env var like the routing key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_url_env: str = Field(pattern=ENV_NAME_PATTERN)
+    min_severity: Severity = "warning"
+    repeat_after: Duration = Field(
+        default=timedelta(hours=4),
+        json_schema_extra={"default": "4h"},
+        description="post an incident still firing again after this long (e.g. 4h)",
+    )
