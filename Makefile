@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check functions tests bench
+	$(BIN)/ruff check functions devtools tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)
