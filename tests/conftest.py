@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alertbridge_dev.adobe_keys import KeyServer
-from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator
 from werkzeug.serving import make_server
 
 from alertbridge import runtime as runtime_mod
@@ -30,6 +27,9 @@ from alertbridge.runtime import Runtime
 from alertbridge.settings import DEAD_LETTER_TOPIC, Settings
 from alertbridge.state import FirestoreStore, StateStore
 from alertbridge.tenants import Tenants, load_tenants
+from alertbridge_dev.adobe_keys import KeyServer
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TENANTS = ROOT / "config" / "tenants.example.yaml"

@@ -31,7 +31,7 @@ from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT
 
 TENANTS = load_tenants(EXAMPLE_TENANTS)
-SAMPLES = ROOT / "functions" / "alertbridge" / "samples"
+SOURCES = ROOT / "functions" / "alertbridge" / "sources"
 FIXTURES = ROOT / "tests" / "fixtures"
 ACME_ORG = "ACME0000000000000000000A@AdobeOrg"
 EXAMPLES = 2000
@@ -48,10 +48,10 @@ def _load(path: Any) -> Any:
 
 
 def _seeds() -> dict[str, list[Any]]:
-    adobe_samples = _load(SAMPLES / "adobe.json")
+    adobe_samples = _load(SOURCES / "adobe" / "samples" / "flow_runs.json")
     failure_fixture = _load(FIXTURES / "adobe_seed_failure.json")
     return {
-        subtask.SOURCE: [s["body"] for s in _load(SAMPLES / "subtask.json")],
+        subtask.SOURCE: [s["body"] for s in _load(SOURCES / "subtask" / "samples" / "messages.json")],
         adobe.SOURCE: [
             adobe_samples["success"],
             *adobe_samples["failure"],
@@ -61,7 +61,7 @@ def _seeds() -> dict[str, list[Any]]:
             *failure_fixture[0]["messages"],
         ],
         informatica.SOURCE: [
-            *(s["event"] for s in _load(SAMPLES / "informatica.json")),
+            *(s["event"] for s in _load(SOURCES / "informatica" / "samples" / "events.json")),
             _load(FIXTURES / "informatica_seed_event.json"),
         ],
     }

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pipeline.normalize import handle_message
@@ -22,6 +21,7 @@ from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.sources.adobe.signature import PublicKeyCache
 from alertbridge.state import StateStore
 from alertbridge.tenants import load_tenants
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch
 
 PATH = "/adobe/v1/flow-run-notifications"

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from alertbridge.auth.tokens import issue_token
 from alertbridge.runtime import Runtime
 from alertbridge.sources import specs
 from alertbridge.tenants import loads_tenants
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from conftest import EXAMPLE_TENANTS, TopicWatch, subtask_body
 
 # Every endpoint: the token's and each registered source's, from the source registry.

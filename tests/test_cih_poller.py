@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from alertbridge_dev.emulator import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertbridge.pipeline.normalize import handle_message
@@ -21,6 +20,7 @@ from alertbridge.runtime import Runtime
 from alertbridge.sources.informatica.poller import poll_all, poll_tenant
 from alertbridge.state import StateStore
 from alertbridge.tenants import parse_tenants
+from alertbridge_dev.emulator import free_port
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch
 
 SEED = json.loads((ROOT / "tests" / "fixtures" / "informatica_seed_event.json").read_text())

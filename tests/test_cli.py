@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from alertbridge_dev import devstack
-from alertbridge_dev.cli import main
-from alertbridge_dev.emulator import Emulator, free_port
 
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.runtime import Runtime
+from alertbridge_dev import devstack
+from alertbridge_dev.cli import main
+from alertbridge_dev.emulator import Emulator, free_port
 from conftest import EXAMPLE_TENANTS, ROOT, subtask_body
 
 

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import pytest
-from alertbridge_dev.client import SendError, SubTaskClient
 
 from alertbridge.auth.tokens import Keyring
 from alertbridge.runtime import Runtime
+from alertbridge_dev.client import SendError, SubTaskClient
 from conftest import TopicWatch, subtask_body
 
 

@@ -14,15 +14,16 @@ from typing import Any
 import functions_framework
 import pytest
 
-from alertbridge import adapters
+from alertbridge import sources as adapters
 from alertbridge.alert import DEDUP_KEY_MAX
 from alertbridge.runtime import Runtime
+from alertbridge.sources.adobe import SPEC as ADOBE_SPEC
 from alertbridge.sources.informatica import adapter as informatica
 from conftest import ROOT, TopicWatch
 
-SAMPLES = ROOT / "functions" / "alertbridge" / "samples"
-ADOBE = json.loads((SAMPLES / "adobe.json").read_text())
-CIH = json.loads((SAMPLES / "informatica.json").read_text())
+SOURCES = ROOT / "functions" / "alertbridge" / "sources"
+ADOBE = json.loads((SOURCES / "adobe" / "samples" / "flow_runs.json").read_text())
+CIH = json.loads((SOURCES / "informatica" / "samples" / "events.json").read_text())
 CE_HEADERS = {
     "ce-specversion": "1.0",
     "ce-id": "42",
@@ -127,7 +128,7 @@ def test_adobe_payload_with_a_non_object_section_is_dead_lettered_unparseable_at
         node = node[step]
     node[where[-1]] = value
     data = json.dumps(payload).encode()
-    response = push(normalize_client, data, attrs(adapters.adobe.SOURCE), attempt=1)
+    response = push(normalize_client, data, attrs(ADOBE_SPEC.name), attempt=1)
     assert response.status_code == 200, response.get_data(as_text=True)
     (dead,) = dead_letters.pull(1)
     assert dead.data == data  # the sender's bytes, untouched

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alertbridge_dev.capture import CaptureServer, capture_env
-from alertbridge_dev.worker import NotifyWorker
 
 from alertbridge.alert import Alert, AlertError, Link, Resource
 from alertbridge.notify.decide import decide
@@ -22,6 +20,8 @@ from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import load_tenants
+from alertbridge_dev.capture import CaptureServer, capture_env
+from alertbridge_dev.worker import NotifyWorker
 from conftest import EXAMPLE_TENANTS, TopicWatch
 
 FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=2)

@@ -17,8 +17,6 @@ from typing import Any
 import functions_framework
 import pytest
 import requests
-from alertbridge_dev.capture import Captured, CaptureServer, capture_env
-from alertbridge_dev.worker import NotifyWorker
 
 from alertbridge.alert import Alert, AlertError, Resource
 from alertbridge.notify.autoresolve import due, sweep
@@ -27,6 +25,8 @@ from alertbridge.notify.handler import FIRED, SendInFlight, handle_alert
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, TenantsFileError, loads_tenants
+from alertbridge_dev.capture import Captured, CaptureServer, capture_env
+from alertbridge_dev.worker import NotifyWorker
 from conftest import ROOT, TopicWatch
 
 FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=5)

@@ -32,8 +32,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from alertbridge_dev.capture import Captured, CaptureServer, capture_env
-from alertbridge_dev.emulator import Emulator
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -51,6 +49,8 @@ from alertbridge.notify.handler import handle_alert
 from alertbridge.runtime import Runtime
 from alertbridge.state import FirestoreStore, MemoryStore, StateStore
 from alertbridge.tenants import Tenants, loads_tenants
+from alertbridge_dev.capture import Captured, CaptureServer, capture_env
+from alertbridge_dev.emulator import Emulator
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC).timestamp()
 FAST = Backoff(attempts=2, base_s=0.001, cap_s=0.01, timeout_s=5)

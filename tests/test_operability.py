@@ -7,8 +7,6 @@ from typing import Any
 
 import functions_framework
 import pytest
-from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertbridge import runtime as runtime_mod
@@ -17,6 +15,8 @@ from alertbridge.ratelimit import TokenBuckets
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.tenants import Tenants
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator, wait_until
 from conftest import ROOT, TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"

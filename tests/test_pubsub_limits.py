@@ -11,7 +11,6 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
-from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import (
@@ -23,6 +22,7 @@ from alertbridge.pubsub import (
     bounded_attribute,
 )
 from alertbridge.runtime import Runtime
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from conftest import ROOT, TopicWatch
 
 ADOBE_PATH = "/adobe/v1/flow-run-notifications"

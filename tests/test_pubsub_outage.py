@@ -8,8 +8,6 @@ from typing import Any
 
 import functions_framework
 import pytest
-from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator
 
 from alertbridge import runtime as runtime_mod
 from alertbridge.auth.tokens import Keyring
@@ -18,6 +16,8 @@ from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.tenants import Tenants
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator
 from conftest import ROOT, TopicWatch, subtask_body, token_for
 
 PATH = "/analytics-environment/v1/job-pub-sub-messages"

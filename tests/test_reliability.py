@@ -20,11 +20,6 @@ from typing import Any
 
 import requests
 import yaml
-from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
-from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator
-from alertbridge_dev.replay import replay_dead_letters, replay_ingest
-from alertbridge_dev.worker import NormalizeWorker
 
 from alertbridge import runtime as runtime_mod
 from alertbridge import sources
@@ -35,6 +30,11 @@ from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.state import StateStore
 from alertbridge.tenants import loads_tenants
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator
+from alertbridge_dev.replay import replay_dead_letters, replay_ingest
+from alertbridge_dev.worker import NormalizeWorker
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, subtask_body
 
 SUBTASK = "/analytics-environment/v1/job-pub-sub-messages"

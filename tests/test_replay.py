@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alertbridge_dev.replay import ReplayReport, replay_dead_letters
-
 from alertbridge.alert import Alert
 from alertbridge.pipeline.normalize import alert_message, dead_letter_message, handle_message
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
+from alertbridge_dev.replay import ReplayReport, replay_dead_letters
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, subtask_body
 
 UNROUTABLE_ADOBE = json.loads(

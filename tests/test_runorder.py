@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from alertbridge_dev.replay import replay_ingest
 
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pipeline.normalize import handle_message
@@ -21,11 +20,12 @@ from alertbridge.settings import Settings
 from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.state import StateStore
+from alertbridge_dev.replay import replay_ingest
 from conftest import ROOT, TopicWatch
 
-SAMPLES = ROOT / "functions" / "alertbridge" / "samples"
-ADOBE = json.loads((SAMPLES / "adobe.json").read_text())
-CIH = json.loads((SAMPLES / "informatica.json").read_text())
+SOURCES = ROOT / "functions" / "alertbridge" / "sources"
+ADOBE = json.loads((SOURCES / "adobe" / "samples" / "flow_runs.json").read_text())
+CIH = json.loads((SOURCES / "informatica" / "samples" / "events.json").read_text())
 RECEIVED = datetime(2026, 11, 25, tzinfo=UTC)
 YEAR_9999_MS = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp() * 1000)
 FLOW_KEY = "adobe.flow_run:4242:prod:cf4fce79-8822-456d-8fce-798822556dc6"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from alertbridge_dev.emulator import Emulator
-
 from alertbridge.state import FirestoreStore, StateStore
+from alertbridge_dev.emulator import Emulator
 
 
 def test_update_is_atomic_under_concurrent_writers(state: StateStore) -> None:

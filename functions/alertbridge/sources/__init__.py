@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from alertbridge.tenants import Tenants
 
 # The registry: the package of every source under alertbridge.sources, in route order.
-PACKAGES = ("subtask", "informatica", "adobe")
+PACKAGES = ("subtask", "informatica", "adobe", "dbt_cloud")
 
 Adapter = Callable[["IngestEnvelope", "Tenants"], "list[Alert]"]
 
