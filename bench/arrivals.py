@@ -13,9 +13,9 @@ from typing import Any
 
 import requests
 import requests.adapters
-from alertbridge_dev.emulator import wait_until
 
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
+from alertbridge_dev.emulator import wait_until
 from bench.harness import percentile, subtask_body
 
 

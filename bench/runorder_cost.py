@@ -24,8 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 
-from alertbridge_dev.devstack import provision  # noqa: E402
-
 from alertbridge import normalize  # noqa: E402
 from alertbridge.auth.tokens import Keyring  # noqa: E402
 from alertbridge.pipeline.envelope import IngestEnvelope  # noqa: E402
@@ -33,6 +31,7 @@ from alertbridge.runtime import Runtime  # noqa: E402
 from alertbridge.settings import Settings  # noqa: E402
 from alertbridge.state import FirestoreStore  # noqa: E402
 from alertbridge.tenants import load_tenants  # noqa: E402
+from alertbridge_dev.devstack import provision  # noqa: E402
 
 TREE = json.loads((ROOT / "tests" / "fixtures" / "informatica_seed_event.json").read_text())
 N = int(os.environ.get("N", "400"))

@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alertbridge_dev.adobe_keys import KeyServer, SigningKey
-from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator, free_port, wait_until
-
 from alertbridge.auth.tokens import Keyring, issue_token
 from alertbridge.pubsub import (
     ensure_subscription,
@@ -24,6 +20,9 @@ from alertbridge.pubsub import (
     make_subscriber_client,
 )
 from alertbridge.tenants import Tenants, load_tenants
+from alertbridge_dev.adobe_keys import KeyServer, SigningKey
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import Emulator, free_port, wait_until
 from bench.harness import ROOT, Report, bench_tenants
 from bench.procs import Proc, functions_framework, http_ok, spawn
 

@@ -51,7 +51,9 @@ def _seeds() -> dict[str, list[Any]]:
     adobe_samples = _load(SOURCES / "adobe" / "samples" / "flow_runs.json")
     failure_fixture = _load(FIXTURES / "adobe_seed_failure.json")
     return {
-        subtask.SOURCE: [s["body"] for s in _load(SOURCES / "subtask" / "samples" / "messages.json")],
+        subtask.SOURCE: [
+            s["body"] for s in _load(SOURCES / "subtask" / "samples" / "messages.json")
+        ],
         adobe.SOURCE: [
             adobe_samples["success"],
             *adobe_samples["failure"],

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-from alertbridge_dev.emulator import free_port, wait_until
 
+from alertbridge_dev.emulator import free_port, wait_until
 from bench.harness import ROOT, SUBTASK, Row, ratio, subtask_body
 from bench.procs import deployed_python, functions_framework, status_of
 from bench.stack import Context

@@ -8,11 +8,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import wait_until
-
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pubsub import OutgoingMessage, Publisher, ensure_subscription, ensure_topics
+from alertbridge_dev.devstack import provision
+from alertbridge_dev.emulator import wait_until
 from bench.arrivals import ArrivalClock, every_message_key
 from bench.harness import ROOT, Row, adobe_event, cih_event, ratio, subtask_body
 from bench.procs import spawn

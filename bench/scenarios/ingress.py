@@ -8,7 +8,6 @@ import json
 import statistics
 
 from alertbridge_dev.adobe_keys import signed_headers
-
 from bench.harness import (
     ADOBE,
     INFORMATICA,
