@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alertbridge.adapters import AdapterError, UnroutableError
-from alertbridge.envelope import IngestEnvelope
-from alertbridge.runorder import decide
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alertbridge.alert import Alert
+from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.pipeline.runorder import decide
+from alertbridge.sources import AdapterError, UnroutableError
 from alertbridge.sources.dbt_cloud import adapter
 from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT

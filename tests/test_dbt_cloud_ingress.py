@@ -16,10 +16,10 @@ from typing import Any
 import flask
 import pytest
 import requests
-from alertbridge.envelope import IngestEnvelope
 from werkzeug.serving import make_server
 
 from alertbridge import http
+from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.runtime import Runtime
 from alertbridge.sources import adapter_for
 from alertbridge.sources.dbt_cloud import SPEC, adapter, ingress
