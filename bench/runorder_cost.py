@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
 
-from alertbridge import normalize  # noqa: E402
 from alertbridge.auth.tokens import Keyring  # noqa: E402
+from alertbridge.pipeline import normalize  # noqa: E402
 from alertbridge.pipeline.envelope import IngestEnvelope  # noqa: E402
 from alertbridge.runtime import Runtime  # noqa: E402
 from alertbridge.settings import Settings  # noqa: E402
