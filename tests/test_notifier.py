@@ -264,4 +264,4 @@ def test_an_alert_for_a_tenant_no_longer_in_the_file_is_dead_lettered_not_droppe
     outcomes = send(runtime, alert(tenant_id="9999"))
     assert [o.action for o in outcomes] == ["dead_lettered"]
     (dead,) = dead_letters.pull(1)
-    assert dead.attributes["dead_letter_reason"] == "unknown_tenant"
+    assert dead.attributes["dead_letter_reason"] == "unroutable"

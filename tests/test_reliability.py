@@ -406,7 +406,7 @@ def test_replay_redrives_dead_letters_and_ingest_ranges_with_the_same_alert_ids(
     for i, data in enumerate(raw):
         attrs = envelope_attrs("liveramp.subtask", "7777", f"late-{i}")
         runtime.publisher.publish_and_wait([OutgoingMessage("alertbridge-ingest", data, attrs)])
-        assert handle_message(runtime, data, attrs).dead_letter_reason == "unknown_tenant"
+        assert handle_message(runtime, data, attrs).dead_letter_reason == "unroutable"
     assert len(dead_letters.pull(5)) == 5
 
     text = EXAMPLE_TENANTS.read_text() + '\n  - {id: "7777", name: newcomer}\n'

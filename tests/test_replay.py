@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from alertbridge.alert import Alert
-from alertbridge.pipeline.normalize import alert_message, dead_letter_message, handle_message
+from alertbridge.pipeline.deadletter import dead_letter_message
+from alertbridge.pipeline.normalize import alert_message, handle_message
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
 from alertbridge_dev.replay import ReplayReport, replay_dead_letters

@@ -118,10 +118,10 @@ def test_unknown_tenant_is_dead_lettered_with_reason_and_original_bytes(
         "content_type": "application/json",
     }
     outcome = handle_message(runtime, raw, attributes, "m-1")
-    assert outcome.dead_letter_reason == "unknown_tenant"
+    assert outcome.dead_letter_reason == "unroutable"
     (dead,) = dead_letters.pull(1)
     assert dead.data == raw
-    assert dead.attributes["dead_letter_reason"] == "unknown_tenant"
+    assert dead.attributes["dead_letter_reason"] == "unroutable"
     assert "9999" in dead.attributes["dead_letter_detail"]
     assert dead.attributes["original_message_id"] == "m-1"
 

@@ -18,9 +18,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from alertbridge.logs import get_logger
+from alertbridge.pipeline.deadletter import dead_letter_message
 from alertbridge.pipeline.normalize import (
     Plan,
-    dead_letter_message,
     failure_detail,
     handle_message,
     plan_message,
@@ -28,6 +28,7 @@ from alertbridge.pipeline.normalize import (
 )
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from alertbridge.runtime import Runtime
+from alertbridge.vocabulary import Stage
 
 log = get_logger(__name__)
 
@@ -61,7 +62,7 @@ Handler = Callable[[Runtime, bytes, dict[str, str], str | None], object]
 class PullWorker:
     """Streaming pull on one or more subscriptions; ack only after ``handle`` returned."""
 
-    stage = "worker"
+    stage: Stage = "normalize"
 
     def __init__(
         self,
@@ -109,14 +110,13 @@ class PullWorker:
             self.runtime,
             message.data,
             dict(message.attributes),
-            f"{self.stage}_failed",
+            "normalize_failed" if self.stage == "normalize" else "notify_failed",
             detail,
             message.message_id,
+            self.stage,
         )
         try:
-            self.runtime.publisher.publish_and_wait(
-                [type(dead)(dead.topic, dead.data, {**dead.attributes, "failed_stage": self.stage})]
-            )
+            self.runtime.publisher.publish_and_wait([dead])
         except Exception:
             log.exception("dead-letter publish failed; message will be redelivered")
             message.nack()
@@ -166,7 +166,7 @@ class NormalizeWorker(PullWorker):
     then keep the batcher fed, where blocking callbacks needed ~100 and spent their time on
     lock churn."""
 
-    stage = "normalize"
+    stage: Stage = "normalize"
 
     def __init__(
         self,
@@ -227,7 +227,7 @@ NOTIFY_ACK_DEADLINE_S = 120
 class NotifyWorker(PullWorker):
     """One ordered subscription per tenant topic whose tenant configured a destination."""
 
-    stage = "notify"
+    stage: Stage = "notify"
 
     def __init__(
         self, runtime: Runtime, threads: int = 8, sweep_every_s: float | None = None

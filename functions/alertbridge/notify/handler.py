@@ -31,8 +31,9 @@ from alertbridge.notify.pagerduty import payload as pagerduty
 from alertbridge.notify.pagerduty.config import PagerDutyDestination
 from alertbridge.notify.slack import payload as slack
 from alertbridge.notify.slack.config import SlackDestination
-from alertbridge.pipeline.normalize import dead_letter_message
+from alertbridge.pipeline.deadletter import dead_letter_message
 from alertbridge.runtime import Runtime
+from alertbridge.vocabulary import DeadLetterReason as Reason
 
 log = get_logger(__name__)
 COLLECTION = "notify"
@@ -116,7 +117,7 @@ def handle_alert(
     tenant = runtime.tenants.get(alert.tenant_id)
     if tenant is None:  # e.g. removed from the tenants file
         detail = f"tenant {alert.tenant_id!r} is not in the tenants file"
-        _dead_letter(runtime, data, attributes, "unknown_tenant", detail, message_id, "-")
+        _dead_letter(runtime, data, attributes, "unroutable", detail, message_id, "-")
         return [Delivered("-", "dead_lettered")]
     try:
         targets = _targets(runtime, alert, os.environ)
@@ -217,7 +218,7 @@ def _deliver(
         )
         return Delivered(destination, "sent", result)
     runtime.state.update(COLLECTION, key, partial(_release, claim_id))
-    reason = "delivery_rejected" if result.rejected else "delivery_failed"
+    reason: Reason = "delivery_rejected" if result.rejected else "delivery_failed"
     detail = (
         f"{destination} answered {result.status} after {result.attempts} attempt(s): "
         f"{result.detail}"
@@ -273,15 +274,15 @@ def _dead_letter(
     runtime: Runtime,
     data: bytes,
     attributes: Mapping[str, str],
-    reason: str,
+    reason: Reason,
     detail: str,
     message_id: str | None,
     destination: str,
 ) -> None:
-    message = dead_letter_message(runtime, data, attributes, reason, detail, message_id)
-    attrs = dict(message.attributes)
-    attrs.update(failed_stage="notify", destination=destination)
-    runtime.publisher.publish_and_wait([type(message)(message.topic, message.data, attrs)])
+    message = dead_letter_message(
+        runtime, data, attributes, reason, detail, message_id, "notify", destination=destination
+    )
+    runtime.publisher.publish_and_wait([message])
     log.warning(
         "notification dead-lettered",
         reason=reason,

@@ -12,7 +12,6 @@ import binascii
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from cloudevents.conversion import to_binary
@@ -21,22 +20,23 @@ from cloudevents.http import CloudEvent
 from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
 from alertbridge.pipeline import runorder
+from alertbridge.pipeline.deadletter import dead_letter_message
 from alertbridge.pipeline.envelope import EnvelopeError, IngestEnvelope
-from alertbridge.pubsub import OutgoingMessage, bounded_attribute
+from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
 from alertbridge.sources import AdapterError, adapter_for
 from alertbridge.tenants import Tenants
+from alertbridge.vocabulary import DeadLetterReason
 
 log = get_logger(__name__)
 
 CE_TYPE_PREFIX = "dev.alertbridge.alert.v1"
 # Sources whose runs arrive out of order and must resolve by run time (see runorder.py).
 ORDERED_SOURCES = runorder.ORDERED_SOURCES
-DETAIL_MAX = 1024
 
 
 class UnknownTenant(AdapterError):
-    reason = "unknown_tenant"
+    reason: DeadLetterReason = "unroutable"
 
 
 @dataclass
@@ -79,26 +79,6 @@ def alert_message(alert: Alert, topic: str) -> OutgoingMessage:
     if alert.request_id:
         attributes["request_id"] = alert.request_id
     return OutgoingMessage(topic, alert.to_json_bytes(), attributes, ordering_key=alert.dedup_key)
-
-
-def dead_letter_message(
-    runtime: Runtime,
-    data: bytes,
-    attributes: Mapping[str, str],
-    reason: str,
-    detail: str,
-    message_id: str | None,
-) -> OutgoingMessage:
-    attrs = dict(attributes)
-    attrs.update(
-        dead_letter_reason=reason,
-        dead_letter_detail=bounded_attribute(detail, DETAIL_MAX),  # bytes, not characters
-        dead_lettered_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        failed_stage="normalize",
-    )
-    if message_id:
-        attrs["original_message_id"] = message_id
-    return OutgoingMessage(runtime.settings.dead_letter_topic, data, attrs)
 
 
 def failure_detail(exc: BaseException) -> str:
@@ -147,7 +127,9 @@ def plan_message(
         if envelope.source in ORDERED_SOURCES:  # a future-dated run: implausible_time
             runorder.check_times([a for a, _ in routed], runtime.settings.run_time_max_skew_s)
     except (AdapterError, EnvelopeError) as exc:
-        reason = exc.reason if isinstance(exc, AdapterError) else "not_an_envelope"
+        reason: DeadLetterReason = (
+            exc.reason if isinstance(exc, AdapterError) else "not_an_envelope"
+        )
         return Plan(
             [dead_letter_message(runtime, data, attributes, reason, str(exc), message_id)],
             Outcome(dead_letter_reason=reason, dead_letter_detail=str(exc)),

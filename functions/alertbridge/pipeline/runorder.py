@@ -33,6 +33,7 @@ from typing import Any
 from alertbridge.alert import Alert
 from alertbridge.sources import AdapterError, specs
 from alertbridge.state import StateStore
+from alertbridge.vocabulary import DeadLetterReason
 
 COLLECTION = "run-order"
 # Sources whose alerts carry run times and can resolve (their spec says ``run_ordered``).
@@ -44,7 +45,7 @@ Rank = tuple[datetime, int]
 class ImplausibleTime(AdapterError):
     """A run dated too far after its receipt: it must not move the run-order record."""
 
-    reason = "implausible_time"
+    reason: DeadLetterReason = "implausible_time"
 
 
 def check_times(alerts: list[Alert], max_skew_s: float) -> None:

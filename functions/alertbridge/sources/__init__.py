@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from alertbridge.vocabulary import DeadLetterReason
+
 if TYPE_CHECKING:
     from alertbridge.alert import Alert
     from alertbridge.pipeline.envelope import IngestEnvelope
@@ -34,13 +36,13 @@ Adapter = Callable[["IngestEnvelope", "Tenants"], "list[Alert]"]
 class AdapterError(ValueError):
     """The payload can never become an alert (malformed, missing fields)."""
 
-    reason = "unparseable"
+    reason: DeadLetterReason = "unparseable"
 
 
 class UnroutableError(AdapterError):
     """The payload is fine but no tenant in the tenants file owns it."""
 
-    reason = "unroutable"
+    reason: DeadLetterReason = "unroutable"
 
 
 @dataclass(frozen=True)
