@@ -215,6 +215,14 @@ class Tenants:
         """The account and the ids of every tenant it is bound to."""
         return self._accounts.get(username)
 
+    def owner_of(self, key: str, keys_of: Callable[[Tenant], Iterable[str]]) -> Tenant | None:
+        """The tenant whose ``keys_of`` lists ``key`` (an application, an account): the index
+        is built once per loaded file, and the file's validation keeps each key to one tenant."""
+        index: dict[str, Tenant] = self.memo(
+            keys_of.__qualname__, lambda: {k: t for t in self for k in keys_of(t)}
+        )
+        return index.get(key)
+
     def memo(self, name: str, build: Callable[[], Any]) -> Any:
         """An index a source builds once over these tenants (e.g. application → tenant)."""
         if name not in self._memo:

@@ -23,6 +23,7 @@ from alertbridge.errors import (
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pubsub import OutgoingMessage, PublishError
 from alertbridge.runtime import Runtime
+from alertbridge.tenants import Tenant
 
 
 class Reply(NamedTuple):
@@ -100,14 +101,19 @@ def authorize(runtime: Runtime, request: Request) -> tuple[TokenClaims, str]:
         raise unauthorized("the token's account no longer exists")
     if tenant_id not in account[1]:
         raise forbidden(f"the token's account is no longer bound to tenant {tenant_id!r}")
+    charge_tenant(runtime, tenant)
+    return claims, tenant_id
+
+
+def charge_tenant(runtime: Runtime, tenant: Tenant) -> None:
+    """One request against the tenant's token bucket; 429 with Retry-After when empty."""
     limit = tenant.rate_limit
-    wait = runtime.limits.take(f"tenant:{tenant_id}", limit.requests_per_second, limit.burst)
+    wait = runtime.limits.take(f"tenant:{tenant.id}", limit.requests_per_second, limit.burst)
     if wait is not None:
         raise rate_limited(
-            f"tenant {tenant_id} is over its limit of {limit.requests_per_second:g} requests/s",
+            f"tenant {tenant.id} is over its limit of {limit.requests_per_second:g} requests/s",
             wait,
         )
-    return claims, tenant_id
 
 
 def rate_limited(description: str, retry_after: int) -> ApiError:

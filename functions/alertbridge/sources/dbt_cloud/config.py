@@ -8,7 +8,6 @@ production), never the secret. An account belongs to one tenant (``unique_keys``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -66,24 +65,8 @@ def settings_of(tenant: Tenant) -> DbtCloudSettings:
 
 
 def tenant_for_account(tenants: Tenants, account_id: str) -> Tenant | None:
-    """The tenant whose block lists this dbt Cloud account (one at most: unique_keys)."""
-    index: dict[str, Tenant] = tenants.memo(
-        "dbt_cloud.account_ids",
-        lambda: {a: t for t in tenants for a in settings_of(t).account_ids},
-    )
-    return index.get(account_id)
+    return tenants.owner_of(account_id, _accounts)
 
 
-class AccountOwners:
-    """dbt Cloud account id → (tenant id, its block); an account belongs to one tenant."""
-
-    def __init__(self, blocks: Iterable[tuple[str, DbtCloudSettings]]) -> None:
-        self._owners: dict[str, tuple[str, DbtCloudSettings]] = {}
-        for tenant_id, block in blocks:
-            for account in block.account_ids:
-                if account in self._owners:
-                    raise ValueError(f"dbt_cloud.account_ids {account!r} appears more than once")
-                self._owners[account] = (tenant_id, block)
-
-    def owner(self, account_id: str) -> tuple[str, DbtCloudSettings] | None:
-        return self._owners.get(account_id)
+def _accounts(tenant: Tenant) -> list[str]:
+    return settings_of(tenant).account_ids

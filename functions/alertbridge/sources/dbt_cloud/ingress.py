@@ -24,9 +24,9 @@ from alertbridge.runtime import Runtime
 from alertbridge.sources import AdapterError
 from alertbridge.sources.common import (
     Reply,
+    charge_tenant,
     envelope,
     publish_envelopes,
-    rate_limited,
     read_body,
 )
 from alertbridge.sources.dbt_cloud import adapter
@@ -89,13 +89,7 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
         verify(body, request.headers.get("Authorization"), _secret(settings_of(tenant)))
     except SignatureError as exc:
         raise signature_error(str(exc)) from None
-    limit = tenant.rate_limit
-    wait = runtime.limits.take(f"tenant:{tenant_id}", limit.requests_per_second, limit.burst)
-    if wait is not None:
-        raise rate_limited(
-            f"tenant {tenant_id} is over its limit of {limit.requests_per_second:g} requests/s",
-            wait,
-        )
+    charge_tenant(runtime, tenant)
     received = datetime.now(UTC)
     try:
         adapter.parse(payload, tenant_id, received, request_id)

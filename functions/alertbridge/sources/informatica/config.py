@@ -43,8 +43,8 @@ def settings_of(tenant: Tenant) -> InformaticaSettings:
 
 
 def tenant_for_application(tenants: Tenants, application: str) -> Tenant | None:
-    index: dict[str, Tenant] = tenants.memo(
-        "informatica.applications",
-        lambda: {app: t for t in tenants for app in settings_of(t).applications},
-    )
-    return index.get(application)
+    return tenants.owner_of(application, _applications)
+
+
+def _applications(tenant: Tenant) -> list[str]:
+    return settings_of(tenant).applications
