@@ -6,6 +6,7 @@ locals {
   secret_ids = merge(
     { for k, s in google_secret_manager_secret.secret : k => s.secret_id },
     { for k, s in google_secret_manager_secret.notify : k => s.secret_id },
+    { for k, s in google_secret_manager_secret.source : k => s.secret_id },
     { for k, s in google_secret_manager_secret.cih_session : k => s.secret_id },
   )
   tenants_secret_id = (

@@ -186,6 +186,17 @@ resource "google_secret_manager_secret" "notify" {
   depends_on = [google_project_service.apis]
 }
 
+resource "google_secret_manager_secret" "source" {
+  for_each  = toset(module.config.source_secret_env)
+  project   = var.project_id
+  secret_id = "${var.prefix}-${lower(replace(each.value, "_", "-"))}"
+  labels    = var.labels
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_secret_manager_secret" "secret" {
   for_each  = local.secrets
   project   = var.project_id

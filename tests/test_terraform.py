@@ -743,6 +743,11 @@ NEEDS: dict[str, dict[str, Any]] = {
         "firestore": True,
     },
     "sweep": {"publishes": {"tenants"}, "firestore": True},
+    # the webhook secret tokens the example tenants file names, mounted into dbt's function only
+    "dbt_cloud": {
+        "secret_env": {"ACME_DBT_WEBHOOK_SECRET", "GLOBEX_DBT_WEBHOOK_SECRET"},
+        "publishes": {"ingest"},
+    },
 }
 
 

@@ -29,6 +29,13 @@ locals {
     for id in local.poll_tenants : local.tenants[id].informatica.poll.session_env
   ]))
   adobe_orgs = flatten([for t in values(local.tenants) : try(t.adobe.ims_org_ids, [])])
+  # Secrets the tenants file names for the sources that authenticate with them (dbt Cloud's
+  # webhook secret tokens): one Secret Manager secret each, mounted into that source only.
+  source_secret_env = {
+    dbt_cloud = sort(distinct(compact([
+      for t in values(local.tenants) : try(t.dbt_cloud.webhook_secret_env, "")
+    ])))
+  }
 
   # The tenants file is a Secret Manager secret mounted as a file (a secret volume owns its
   # whole directory); ALERTBRIDGE_TENANTS_FILE points the runtime at it.
@@ -109,13 +116,21 @@ locals {
       secret_env  = local.adobe_secret
       publishes   = ["ingest"]
     }
+    dbt_cloud = {
+      description = "alertbridge dbt Cloud job webhooks"
+      secret_env  = { for env in local.source_secret_env.dbt_cloud : env => env }
+      publishes   = ["ingest"]
+    }
     # Every route on one function, for small deployments: off unless enabled.
     ingress = {
       description = "alertbridge: every HTTP route on one function"
       enabled     = false
       env         = merge(local.jwt_env, local.adobe_env)
-      secret_env  = merge(local.jwt_secret, local.adobe_secret)
-      publishes   = ["ingest"]
+      secret_env = merge(
+        local.jwt_secret, local.adobe_secret,
+        { for env in local.source_secret_env.dbt_cloud : env => env },
+      )
+      publishes = ["ingest"]
     }
     normalize = {
       description = "alertbridge normaliser: ingest envelope -> alert(s) -> tenant topic or dead letter"

@@ -44,6 +44,11 @@ output "notify_secret_env" {
   value       = local.notify_secret_env
 }
 
+output "source_secret_env" {
+  description = "Env vars the tenants file names for source secrets (e.g. dbt Cloud webhook tokens)."
+  value       = sort(distinct(flatten(values(local.source_secret_env))))
+}
+
 output "poll_session_env" {
   description = "Env vars the tenants file names for CIH session ids."
   value       = local.poll_session_env
