@@ -203,6 +203,7 @@ def test_one_tenants_cih_failure_does_not_stop_the_round_for_the_others(
         tenant.update(id=f"90{number}", name=f"poll-{name}")
         tenant["service_accounts"][0]["username"] = f"svc-{name}"
         tenant["adobe"]["ims_org_ids"] = [f"ORG{number:021d}@AdobeOrg"]
+        tenant.pop("dbt_cloud", None)  # an account belongs to one tenant
         tenant["informatica"] = {
             "applications": [f"App_{name}"],
             "poll": {"base_url": urls[name], "session_env": "CIH_SESSION", "page_size": 10},

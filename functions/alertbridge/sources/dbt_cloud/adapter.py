@@ -24,6 +24,7 @@ from alertbridge.alert import (
     Severity,
     Status,
     alert_id,
+    bounded,
     truncate,
 )
 from alertbridge.pipeline.envelope import IngestEnvelope
@@ -177,7 +178,12 @@ def parse(
                 summary=truncate(summary),
                 occurred_at=occurred,
                 received_at=received_at,
-                resource=Resource(kind="dbt_cloud_job", id=job, name=job_name, parent=where),
+                resource=Resource(
+                    kind="dbt_cloud_job",
+                    id=bounded(job),
+                    name=bounded(job_name) if job_name else None,
+                    parent=bounded(where),
+                ),
                 errors=[]
                 if ok
                 else [
