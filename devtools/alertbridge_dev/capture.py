@@ -78,13 +78,17 @@ def valid_teams_message(body: Any) -> bool:
     if not isinstance(body, dict) or body.get("type") != "message":
         return False
     attachments = body.get("attachments")
-    return isinstance(attachments, list) and bool(attachments) and all(
-        isinstance(a, dict)
-        and a.get("contentType") == ADAPTIVE_CARD
-        and isinstance(a.get("content"), dict)
-        and a["content"].get("type") == "AdaptiveCard"
-        and isinstance(a["content"].get("body"), list)
-        for a in attachments
+    return (
+        isinstance(attachments, list)
+        and bool(attachments)
+        and all(
+            isinstance(a, dict)
+            and a.get("contentType") == ADAPTIVE_CARD
+            and isinstance(a.get("content"), dict)
+            and a["content"].get("type") == "AdaptiveCard"
+            and isinstance(a["content"].get("body"), list)
+            for a in attachments
+        )
     )
 
 
