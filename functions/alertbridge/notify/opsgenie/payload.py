@@ -2,7 +2,8 @@
 
 Create: ``POST /v2/alerts`` with ``message`` (≤ 130 chars), ``alias`` (≤ 512 chars;
 the key Opsgenie de-duplicates on and closes by: our dedup_key, at most 255 chars),
-``description`` (≤ 15000), ``priority`` P1-P5, ``details`` (string → string), ``source``, ``entity``, ``tags``. Close: ``POST
+``description`` (≤ 15000), ``priority`` P1-P5, ``details`` (string → string),
+``source``, ``entity``, ``tags``. Close: ``POST
 /v2/alerts/{alias}/close?identifierType=alias``. Both carry ``Authorization: GenieKey
 <key>`` and are processed asynchronously: 202 ``{"result": "Request will be processed",
 "requestId": …}``. Hosts: api.opsgenie.com, api.eu.opsgenie.com for EU accounts.
