@@ -49,6 +49,9 @@ SECRET_MARKERS = (
     "BEGIN RSA PRIVATE KEY",
     "BEGIN PRIVATE KEY",
     "capture-routing-key",
+    "capture-genie-key",
+    "GenieKey ",
+    "whsec_Y2FwdHVyZS13ZWJob29r",  # the capture server's signing secrets
 )
 
 

@@ -160,6 +160,11 @@ def test_demo_brings_up_the_stack_and_alerts_land_on_tenant_topics(
     assert "alert on 4242's topic" in out.stdout and "alert on 5151's topic" in out.stdout
     assert "alerts landed on tenant topics" in out.stdout and "(timed out)" not in out.stdout
     assert "acme-demo-secret" not in out.stdout + out.stderr
+    # tenant 5151's failures reach the other destinations in their own formats
+    assert "Teams /teams/5151 -> 202 ERROR:" in out.stdout
+    assert "Opsgenie create alias=liveramp.subtask:5151:" in out.stdout
+    assert "Webhook /webhook/5151 alert.firing" in out.stdout
+    assert "(signature refused)" not in out.stdout
 
 
 @pytest.fixture

@@ -737,7 +737,14 @@ NEEDS: dict[str, dict[str, Any]] = {
     },
     "normalize": {"publishes": {"tenants", "dead_letter"}, "firestore": True},
     "notify": {
-        "secret_env": {"ACME_PAGERDUTY_ROUTING_KEY", "ACME_SLACK_WEBHOOK_URL"},
+        "secret_env": {
+            "ACME_PAGERDUTY_ROUTING_KEY",
+            "ACME_SLACK_WEBHOOK_URL",
+            "GLOBEX_TEAMS_WEBHOOK_URL",
+            "GLOBEX_OPSGENIE_API_KEY",
+            "GLOBEX_WEBHOOK_URL",
+            "GLOBEX_WEBHOOK_SECRET",
+        },
         "env": {"ALERTBRIDGE_NOTIFY_BUDGET"},
         "publishes": {"dead_letter"},
         "firestore": True,

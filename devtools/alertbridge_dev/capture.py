@@ -1,26 +1,41 @@
-"""A local stand-in for PagerDuty Events v2 and Slack incoming webhooks.
+"""A local stand-in for PagerDuty Events v2, Slack and Teams webhooks, Opsgenie and a
+Standard Webhooks receiver.
 
 ``POST /v2/enqueue`` validates like Events v2 (202 ``{"status": "success", "message":
 "Event processed", "dedup_key": …}``, 400 ``{"status": "invalid event", "message": …,
 "errors": […]}``); ``POST /slack/<name>`` answers ``ok`` like a webhook (400
-``invalid_payload`` without text or blocks). It records every request, and answers can be
-scripted (``script("/v2/enqueue", [429, 202])``) to exercise retries and refusals.
+``invalid_payload`` without text or blocks); ``POST /teams/<name>`` answers 202 with no
+body like a Workflows webhook when given a message with an Adaptive Card (400 otherwise);
+``POST /v2/alerts`` and ``/v2/alerts/<alias>/close?identifierType=alias`` answer like
+Opsgenie (401 without ``GenieKey``, 422 naming the bad field, 202 ``{"result": "Request
+will be processed", "requestId": …}``); ``POST /webhook/<tenant>`` verifies the Standard
+Webhooks signature with the reference library and the secret ``capture_env`` gave that
+tenant (401 when it does not verify, 204 when it does). It records every request, and
+answers can be scripted (``script("/v2/enqueue", [429, 202])``) to exercise retries and
+refusals.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from alertbridge.tenants import Tenant
 
 ACTIONS = {"trigger", "acknowledge", "resolve"}
 SEVERITIES = {"critical", "error", "warning", "info"}
+PRIORITIES = {"P1", "P2", "P3", "P4", "P5"}
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,53 @@ class Captured:
     path: str
     body: Any
     status: int
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    raw: bytes = field(default=b"", repr=False)
+
+
+def capture_webhook_secret(tenant_id: str) -> str:
+    """The ``whsec_`` secret the capture server expects for ``/webhook/<tenant_id>``: fixed
+    per tenant, so the env ``capture_env`` builds and the server agree without sharing."""
+    return "whsec_" + base64.b64encode(f"capture-webhook-key-{tenant_id}".encode()).decode()
+
+
+def validate_opsgenie(path: str, body: Any) -> list[str]:
+    """Opsgenie's create rules (message 1-130 chars, alias ≤ 512, priority P1-P5)."""
+    if not isinstance(body, dict):
+        return ["Request body is not a JSON object"]
+    if path.rstrip("/") != "/v2/alerts":
+        return []  # close takes an optional user/source/note
+    errors = []
+    if not body.get("message"):
+        errors.append("message: Message can not be empty.")
+    elif len(str(body["message"])) > 130:
+        errors.append("message: Message can not be longer than 130 characters.")
+    if len(str(body.get("alias", ""))) > 512:
+        errors.append("alias: Alias can not be longer than 512 characters.")
+    if "priority" in body and body["priority"] not in PRIORITIES:
+        errors.append("priority: Priority should be one of [P1, P2, P3, P4, P5]")
+    if not all(isinstance(v, str) for v in (body.get("details") or {}).values()):
+        errors.append("details: values must be strings")
+    return errors
+
+
+def valid_teams_message(body: Any) -> bool:
+    """A Workflows webhook posts ``attachments[].content`` cards of type AdaptiveCard."""
+    if not isinstance(body, dict) or body.get("type") != "message":
+        return False
+    attachments = body.get("attachments")
+    return (
+        isinstance(attachments, list)
+        and bool(attachments)
+        and all(
+            isinstance(a, dict)
+            and a.get("contentType") == ADAPTIVE_CARD
+            and isinstance(a.get("content"), dict)
+            and a["content"].get("type") == "AdaptiveCard"
+            and isinstance(a["content"].get("body"), list)
+            for a in attachments
+        )
+    )
 
 
 def validate_event(body: Any) -> list[str]:
@@ -65,7 +127,8 @@ class CaptureServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                status, reply, ctype = server._answer(self.path, raw)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, reply, ctype = server._answer(self.path, raw, headers)
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 if status == 429:
@@ -92,7 +155,7 @@ class CaptureServer:
         with self._lock:
             self._scripts[path_prefix].extend(statuses)
 
-    def _answer(self, path: str, raw: bytes) -> tuple[int, bytes, str]:
+    def _answer(self, path: str, raw: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
         try:
             body: Any = json.loads(raw)
         except ValueError:
@@ -119,11 +182,25 @@ class CaptureServer:
             else:
                 reply = {"status": "error", "message": "try again"}
             out = (status, json.dumps(reply).encode(), "application/json")
+        elif path.startswith("/v2/alerts"):
+            out = _opsgenie(path, body, headers, scripted)
+        elif path.startswith("/teams/"):
+            status = scripted or (202 if valid_teams_message(body) else 400)
+            reply_bytes = b"" if status == 202 else b"Bad Request: not an Adaptive Card message"
+            out = (status, reply_bytes, "text/plain")
+        elif path.startswith("/webhook/"):
+            tenant_id = path.removeprefix("/webhook/").split("/")[0]
+            try:
+                Webhook(capture_webhook_secret(tenant_id)).verify(raw, headers)
+            except (WebhookVerificationError, ValueError) as exc:
+                out = (401, f"signature: {exc}".encode(), "text/plain")
+            else:
+                out = (scripted or 204, b"", "text/plain")
         else:
             ok = isinstance(body, dict) and (body.get("text") or body.get("blocks"))
             status = scripted or (200 if ok else 400)
             out = (status, b"ok" if status == 200 else b"invalid_payload", "text/plain")
-        captured = Captured(path, body, out[0])
+        captured = Captured(path, body, out[0], headers, raw)
         with self._changed:
             self.requests.append(captured)
             self._changed.notify_all()
@@ -138,10 +215,46 @@ class CaptureServer:
             return list(self.requests)
 
 
+def _opsgenie(
+    path: str, body: Any, headers: dict[str, str], scripted: int | None
+) -> tuple[int, bytes, str]:
+    if not headers.get("authorization", "").startswith("GenieKey ") or len(
+        headers["authorization"]
+    ) <= len("GenieKey "):
+        reply: dict[str, Any] = {"message": "Could not authenticate", "took": 0.0}
+        return 401, json.dumps(reply).encode(), "application/json"
+    parts = urlsplit(path)
+    if parts.path.endswith("/close") and "identifierType=alias" not in parts.query:
+        errors = ["identifierType: expected alias"]
+    else:
+        errors = validate_opsgenie(parts.path, body)
+    status = scripted or (422 if errors else 202)
+    if status == 202:
+        reply = {
+            "result": "Request will be processed",
+            "took": 0.01,
+            "requestId": str(uuid.uuid4()),
+        }
+    elif status == 422:
+        reply = {"message": "; ".join(errors) or "Invalid request", "took": 0.0}
+    else:
+        reply = {"message": "try again", "took": 0.0}
+    return status, json.dumps(reply).encode(), "application/json"
+
+
+def opsgenie_alias(captured: Captured) -> str | None:
+    """The alias a captured close request names (its path), or a create carries (its body)."""
+    parts = urlsplit(captured.path).path.split("/")
+    if parts[-1] == "close":
+        return unquote(parts[-2])
+    return captured.body.get("alias") if isinstance(captured.body, dict) else None
+
+
 def capture_env(capture_url: str, tenants: Iterable[Tenant]) -> dict[str, str]:
     """Environment that points every tenant's destinations at a capture server."""
     env = {
         "ALERTBRIDGE_PAGERDUTY_URL": f"{capture_url}/v2/enqueue",
+        "ALERTBRIDGE_OPSGENIE_URL": capture_url,
         "ALERTBRIDGE_NOTIFY_BACKOFF_BASE": "0.05",
     }
     for tenant in tenants:
@@ -149,6 +262,13 @@ def capture_env(capture_url: str, tenants: Iterable[Tenant]) -> dict[str, str]:
             env[tenant.notify.pagerduty.routing_key_env] = f"capture-routing-key-{tenant.id}"
         if tenant.notify.slack is not None:
             env[tenant.notify.slack.webhook_url_env] = f"{capture_url}/slack/{tenant.id}"
+        if tenant.notify.teams is not None:
+            env[tenant.notify.teams.webhook_url_env] = f"{capture_url}/teams/{tenant.id}"
+        if tenant.notify.opsgenie is not None:
+            env[tenant.notify.opsgenie.api_key_env] = f"capture-genie-key-{tenant.id}"
+        if tenant.notify.webhook is not None:
+            env[tenant.notify.webhook.url_env] = f"{capture_url}/webhook/{tenant.id}"
+            env[tenant.notify.webhook.secret_env] = capture_webhook_secret(tenant.id)
     return env
 
 
@@ -159,5 +279,21 @@ def describe(captured: Captured) -> str:
         return (
             f"PagerDuty {body.get('event_action')} dedup_key={body.get('dedup_key')} "
             f"-> {captured.status} {summary[:90]}"
+        )
+    if captured.path.startswith("/v2/alerts"):
+        if urlsplit(captured.path).path.endswith("/close"):
+            return f"Opsgenie close alias={opsgenie_alias(captured)} -> {captured.status}"
+        return (
+            f"Opsgenie create alias={body.get('alias')} priority={body.get('priority')} "
+            f"-> {captured.status} {str(body.get('message', ''))[:90]}"
+        )
+    if captured.path.startswith("/teams/"):
+        card = ((body.get("attachments") or [{}])[0].get("content") or {}).get("body") or [{}]
+        return f"Teams {captured.path} -> {captured.status} {str(card[0].get('text', ''))[:110]}"
+    if captured.path.startswith("/webhook/"):
+        return (
+            f"Webhook {captured.path} {body.get('type')} "
+            f"id={captured.headers.get('webhook-id')} -> {captured.status} (signature "
+            f"{'verified' if captured.status < 300 else 'refused'})"
         )
     return f"Slack {captured.path} -> {captured.status} {str(body.get('text', ''))[:110]}"

@@ -192,15 +192,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             flush=True,
         )
         # tenant 4242 pages PagerDuty (>= error) and Slack (>= warning): 4 triggers and the
-        # 2 resolves of what was open, each to both destinations.
-        sent = capture.wait_for(12, timeout=args.timeout)
+        # 2 resolves of what was open, each to both destinations; tenant 5151's 2 failures
+        # go to Teams, Opsgenie and its signed webhook.
+        sent = capture.wait_for(18, timeout=args.timeout)
         print(
             f"alertbridge demo: what on-call received at the capture server ({capture.url}):",
             flush=True,
         )
         for captured in sent:
             print("  " + describe(captured), flush=True)
-        ok = ok and len(sent) >= 12
+        ok = ok and len(sent) >= 18
         if args.keep_running:
             print("alertbridge demo: stack stays up; Ctrl-C stops it", flush=True)
             _wait_for_signal()
@@ -499,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--capture",
         action="store_true",
-        help="send PagerDuty/Slack notifications to a local capture server and print them",
+        help="send on-call notifications (PagerDuty, Slack, Teams, Opsgenie, signed webhook) "
+        "to a local capture server and print them",
     )
     dev.set_defaults(func=cmd_dev)
 

@@ -26,8 +26,11 @@ from pydantic import (
 )
 
 from alertbridge.durations import Duration
+from alertbridge.notify.opsgenie.config import OpsgenieDestination
 from alertbridge.notify.pagerduty.config import PagerDutyDestination
 from alertbridge.notify.slack.config import SlackDestination
+from alertbridge.notify.teams.config import TeamsDestination
+from alertbridge.notify.webhook.config import WebhookDestination
 from alertbridge.sources import specs
 
 TENANT_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,62}$"
@@ -70,6 +73,9 @@ class NotifySettings(BaseModel):
 
     pagerduty: PagerDutyDestination | None = None
     slack: SlackDestination | None = None
+    teams: TeamsDestination | None = None
+    opsgenie: OpsgenieDestination | None = None
+    webhook: WebhookDestination | None = None
     auto_resolve: dict[SourceName, Duration] = Field(
         default_factory=dict,
         description="source → quiet time after which an open incident is resolved "
@@ -78,7 +84,8 @@ class NotifySettings(BaseModel):
 
     @property
     def configured(self) -> bool:
-        return self.pagerduty is not None or self.slack is not None
+        destinations = (self.pagerduty, self.slack, self.teams, self.opsgenie, self.webhook)
+        return any(d is not None for d in destinations)
 
 
 class RateLimit(BaseModel):
@@ -128,9 +135,7 @@ def _tenant_model() -> type[Tenant]:
     blocks: dict[str, Any] = {
         spec.config_key: (spec.config, Field(default_factory=spec.config)) for spec in specs()
     }
-    model: type[Tenant] = create_model(
-        "Tenant", __base__=Tenant, __module__=__name__, **blocks
-    )
+    model: type[Tenant] = create_model("Tenant", __base__=Tenant, __module__=__name__, **blocks)
     return model
 
 

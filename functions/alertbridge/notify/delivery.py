@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,16 +39,25 @@ class Result:
 
 def post_json(
     url: str,
-    body: dict[str, Any],
+    body: Mapping[str, Any] | bytes,
     backoff: Backoff,
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
     deadline: float | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    headers: Mapping[str, str] | None = None,
 ) -> Result:
-    """``deadline`` is a ``monotonic()`` instant: no attempt starts or waits past it."""
+    """``deadline`` is a ``monotonic()`` instant: no attempt starts or waits past it.
+    ``body`` as bytes is posted as is (a signature over it stays valid), with ``headers``."""
     http = session or requests
+    if isinstance(body, bytes):
+        send: dict[str, Any] = {
+            "data": body,
+            "headers": {"Content-Type": "application/json", **(headers or {})},
+        }
+    else:
+        send = {"json": body, "headers": dict(headers or {})}
     status: int | None = None
     detail = ""
     for attempt in range(1, backoff.attempts + 1):
@@ -59,7 +68,7 @@ def post_json(
                 return Result(False, status, attempt - 1, f"total budget spent; last: {detail}")
             timeout = min(timeout, remaining)
         try:
-            response = http.post(url, json=body, timeout=timeout)
+            response = http.post(url, timeout=timeout, **send)
         except requests.RequestException as exc:
             status, detail, retry_after = None, type(exc).__name__, None
         else:

@@ -27,10 +27,16 @@ from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
 from alertbridge.notify.decide import decide, record_after_send
 from alertbridge.notify.delivery import Backoff, Result, post_json
+from alertbridge.notify.opsgenie import payload as opsgenie
+from alertbridge.notify.opsgenie.config import OpsgenieDestination
 from alertbridge.notify.pagerduty import payload as pagerduty
 from alertbridge.notify.pagerduty.config import PagerDutyDestination
 from alertbridge.notify.slack import payload as slack
 from alertbridge.notify.slack.config import SlackDestination
+from alertbridge.notify.teams import payload as teams
+from alertbridge.notify.teams.config import TeamsDestination
+from alertbridge.notify.webhook import payload as webhook
+from alertbridge.notify.webhook.config import WebhookDestination
 from alertbridge.pipeline.deadletter import dead_letter_message
 from alertbridge.runtime import Runtime
 from alertbridge.vocabulary import DeadLetterReason as Reason
@@ -52,8 +58,15 @@ class SendInFlight(RuntimeError):
     (by then it was recorded and is skipped, or its instance died and the claim expired)."""
 
 
-Destination = PagerDutyDestination | SlackDestination
-Target = tuple[str, Destination, str, dict[str, object]]
+Destination = (
+    PagerDutyDestination
+    | SlackDestination
+    | TeamsDestination
+    | OpsgenieDestination
+    | WebhookDestination
+)
+# (destination, its settings, url, body, headers); a bytes body is posted as is (signed)
+Target = tuple[str, Destination, str, dict[str, Any] | bytes, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -73,9 +86,16 @@ def backoff_from_env() -> Backoff:
     )
 
 
+def _secret(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise KeyError(name)
+    return value
+
+
 def _targets(runtime: Runtime, alert: Alert, env: Mapping[str, str]) -> list[Target]:
-    """(destination, its settings, url, body) for every destination the tenant configured.
-    Raises KeyError naming the env var when a secret is missing."""
+    """(destination, its settings, url, body, headers) for every destination the tenant
+    configured. Raises KeyError naming the env var when a secret is missing."""
     tenant = runtime.tenants.get(alert.tenant_id)
     if tenant is None:
         return []
@@ -86,13 +106,26 @@ def _targets(runtime: Runtime, alert: Alert, env: Mapping[str, str]) -> list[Tar
         if not key:
             raise KeyError(pd.routing_key_env)
         url = env.get("ALERTBRIDGE_PAGERDUTY_URL") or pd.url
-        out.append(("pagerduty", pd, url, pagerduty.event(alert, key)))
+        out.append(("pagerduty", pd, url, pagerduty.event(alert, key), {}))
     sl = tenant.notify.slack
     if sl is not None:
-        webhook = env.get(sl.webhook_url_env)
-        if not webhook:
-            raise KeyError(sl.webhook_url_env)
-        out.append(("slack", sl, webhook, slack.message(alert)))
+        out.append(("slack", sl, _secret(env, sl.webhook_url_env), slack.message(alert), {}))
+    tm = tenant.notify.teams
+    if tm is not None:
+        out.append(("teams", tm, _secret(env, tm.webhook_url_env), teams.message(alert), {}))
+    og = tenant.notify.opsgenie
+    if og is not None:
+        api_url = env.get("ALERTBRIDGE_OPSGENIE_URL") or og.api_url
+        url, body, headers = opsgenie.request(alert, api_url, _secret(env, og.api_key_env))
+        out.append(("opsgenie", og, url, body, headers))
+    wh = tenant.notify.webhook
+    if wh is not None:
+        try:
+            signer = webhook.signer(_secret(env, wh.secret_env))
+        except ValueError:
+            raise KeyError(f"{wh.secret_env} (with a whsec_ secret)") from None
+        data, headers = webhook.request(alert, signer)
+        out.append(("webhook", wh, _secret(env, wh.url_env), data, headers))
     return out
 
 
@@ -172,7 +205,7 @@ def _deliver(
     sleep: Callable[[float], None],
 ) -> Delivered:
     """Claim the send (compare-and-set lease), post, then record it or release the claim."""
-    destination, settings, url, body = target
+    destination, settings, url, body, headers = target
     key = f"{alert.tenant_id}|{destination}|{alert.dedup_key}"
     claim_id = uuid.uuid4().hex
     now = runtime.clock()
@@ -202,7 +235,9 @@ def _deliver(
                 tenant=alert.tenant_id,
             )
         return Delivered(destination, action[0])
-    result = post_json(url, body, backoff, session=session, sleep=sleep, deadline=deadline)
+    result = post_json(
+        url, body, backoff, session=session, sleep=sleep, deadline=deadline, headers=headers
+    )
     if result.ok:
         sent_at = runtime.clock()
         runtime.state.update(

@@ -15,12 +15,17 @@ locals {
   dead_letter_topic = "${var.prefix}-dead-letter"
 
   # Tenants with on-call destinations get a notifier subscription; the secrets they name
-  # (routing keys, webhook URLs) become Secret Manager secrets mapped to those env vars.
+  # (routing keys, webhook URLs, Opsgenie keys, Standard Webhooks signing secrets) become
+  # Secret Manager secrets mapped to those env vars.
   notify_tenants = sort([for id, t in local.tenants : id if try(t.notify, null) != null])
   notify_secret_env = sort(distinct(compact(flatten([
     for id in local.notify_tenants : [
       try(local.tenants[id].notify.pagerduty.routing_key_env, ""),
       try(local.tenants[id].notify.slack.webhook_url_env, ""),
+      try(local.tenants[id].notify.teams.webhook_url_env, ""),
+      try(local.tenants[id].notify.opsgenie.api_key_env, ""),
+      try(local.tenants[id].notify.webhook.url_env, ""),
+      try(local.tenants[id].notify.webhook.secret_env, ""),
     ]
   ]))))
   # Tenants whose CIH events are polled; the session ids they name are secrets too.

@@ -1,0 +1,1 @@
+"""Opsgenie Alerts API v2: create and close-by-alias requests next to their config."""

@@ -1,0 +1,1 @@
+"""A generic webhook signed per the Standard Webhooks specification."""
