@@ -25,6 +25,7 @@ import requests
 
 from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
+from alertbridge.notify import silences
 from alertbridge.notify.decide import decide, record_after_send
 from alertbridge.notify.delivery import Backoff, Result, post_json
 from alertbridge.notify.pagerduty import payload as pagerduty
@@ -128,6 +129,47 @@ def handle_alert(
         return [Delivered("-", "dead_lettered")]
     if alert.source in tenant.notify.auto_resolve:
         runtime.state.update(FIRED, fired_key(alert), partial(_fired, alert, runtime.clock()))
+    if alert.status == "firing" and targets:
+        silence = silences.active_for(runtime.state, alert, runtime.clock())
+        if silence is not None:
+            silences.hold(runtime.state, alert, silence["id"])
+            runtime.metrics.count("notify_suppressed", "silence")
+            log.info(
+                "suppressed by silence",
+                silence_id=silence["id"],
+                tenant=alert.tenant_id,
+                dedup_key=alert.dedup_key,
+                alert_id=alert.id,
+            )
+            return [Delivered(target[0], "silenced") for target in targets]
+    elif alert.status == "resolved":
+        silences.settle(runtime.state, alert)
+    return _send_all(runtime, alert, targets, data, attributes, message_id, backoff, session, sleep)
+
+
+def deliver(runtime: Runtime, alert: Alert, backoff: Backoff | None = None) -> list[Delivered]:
+    """Send an alert that was held back (a silence ended) through the page-once path."""
+    targets = _targets(runtime, alert, os.environ)
+    data = alert.to_json_bytes()
+    attributes = {"tenant_id": alert.tenant_id, "source": alert.source}
+    return _send_all(
+        runtime, alert, targets, data, attributes, None, backoff or backoff_from_env(), None, None
+    )
+
+
+def _send_all(
+    runtime: Runtime,
+    alert: Alert,
+    targets: list[Target],
+    data: bytes,
+    attributes: Mapping[str, str],
+    message_id: str | None,
+    backoff: Backoff,
+    session: requests.Session | None,
+    sleep: Callable[[float], None] | None,
+) -> list[Delivered]:
+    """Every destination in parallel within one total budget; SendInFlight when another
+    attempt holds a live claim on one of the sends."""
     budget_s = float(os.environ.get("ALERTBRIDGE_NOTIFY_BUDGET", str(DEFAULT_BUDGET_S)))
     deadline = time.monotonic() + budget_s
 
@@ -146,6 +188,8 @@ def handle_alert(
             sleep or time.sleep,
         )
 
+    if not targets:
+        return []
     if len(targets) == 1:
         outcomes = [deliver(targets[0])]
     else:
