@@ -25,7 +25,7 @@ import requests
 
 from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
-from alertbridge.notify import silences
+from alertbridge.notify import silences, storm
 from alertbridge.notify.decide import decide, record_after_send
 from alertbridge.notify.delivery import Backoff, Result, post_json
 from alertbridge.notify.pagerduty import payload as pagerduty
@@ -220,8 +220,10 @@ def _deliver(
     claim_id = uuid.uuid4().hex
     now = runtime.clock()
     action: list[str] = ["send"]
+    was_open = [False]
 
     def claim(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        was_open[0] = bool((current or {}).get("open"))
         action[0] = decide(current, alert, settings.min_severity, now, settings.repeat_after)
         if action[0] != "send":
             return None
@@ -245,6 +247,11 @@ def _deliver(
                 tenant=alert.tenant_id,
             )
         return Delivered(destination, action[0])
+    policy: storm.StormPolicy | None = getattr(settings, "storm", None)
+    if policy is not None and alert.status == "firing" and not was_open[0]:
+        folded = _fold_into_storm(runtime, alert, destination, settings, policy, key, now)
+        if folded is not None:
+            return folded
     result = post_json(url, body, backoff, session=session, sleep=sleep, deadline=deadline)
     if result.ok:
         sent_at = runtime.clock()
@@ -268,6 +275,46 @@ def _deliver(
     )
     _dead_letter(runtime, data, attributes, reason, detail, message_id, destination)
     return Delivered(destination, "dead_lettered", result)
+
+
+def _fold_into_storm(
+    runtime: Runtime,
+    alert: Alert,
+    destination: str,
+    settings: Destination,
+    policy: storm.StormPolicy,
+    key: str,
+    now: float,
+) -> Delivered | None:
+    """Count a new incident towards the tenant's storm (compare-and-set); when it is past
+    the threshold, record it as folded instead of sending it (None: send it as usual)."""
+    decision: list[storm.Decision] = ["send"]
+
+    def count(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        record, decision[0] = storm.admit(current, alert, destination, policy, now)
+        return record
+
+    storm_slot = storm.record_key(alert.tenant_id, destination)
+    record = runtime.state.update(storm.COLLECTION, storm_slot, count)
+    if decision[0] == "send" or record is None:
+        return None
+    runtime.state.update(
+        COLLECTION, key, lambda current: {**record_after_send(current, alert, now), "open": False}
+    )  # its id is recorded (a redelivery is a duplicate), the incident is not open alone
+    runtime.metrics.count("notify_suppressed", "storm")
+    log.info(
+        "folded into storm",
+        destination=destination,
+        tenant=alert.tenant_id,
+        dedup_key=alert.dedup_key,
+        alert_id=alert.id,
+        storm_count=record.get("count"),
+    )
+    if decision[0] == "fold_notify" and not storm.notify(
+        runtime, destination, settings, record, resolve=False
+    ):
+        runtime.state.update(storm.COLLECTION, storm_slot, lambda c: storm.undo(c, "update"))
+    return Delivered(destination, "folded")
 
 
 def _release(claim_id: str, current: dict[str, Any] | None) -> dict[str, Any] | None:

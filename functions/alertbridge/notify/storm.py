@@ -19,15 +19,16 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertbridge.alert import Alert, truncate
 from alertbridge.durations import Duration, format_duration
 from alertbridge.logs import get_logger
-from alertbridge.notify.delivery import post_json
-from alertbridge.runtime import Runtime
+
+if TYPE_CHECKING:  # the tenants model imports StormPolicy: keep this module light
+    from alertbridge.runtime import Runtime
 
 log = get_logger(__name__)
 COLLECTION = "notify-storm"
@@ -210,6 +211,7 @@ def notify(
     runtime: Runtime, destination: str, settings: Any, record: Mapping[str, Any], resolve: bool
 ) -> bool:
     """Post the storm notification; True when the destination took it."""
+    from alertbridge.notify.delivery import post_json
     from alertbridge.notify.handler import backoff_from_env
 
     made = request(destination, settings, record, resolve, os.environ)
@@ -274,17 +276,17 @@ def sweep(runtime: Runtime) -> list[str]:
             continue
         if not notify(runtime, destination, settings, claimed, resolve=action == "resolve"):
             runtime.state.update(
-                COLLECTION, record_key(tenant.id, destination), lambda c: _undo(c, action)
+                COLLECTION, record_key(tenant.id, destination), lambda c: undo(c, action)
             )
             continue
         done.append(f"{tenant.id}|{destination}: {action}")
     return done
 
 
-def _undo(current: dict[str, Any] | None, action: str) -> dict[str, Any] | None:
+def undo(current: dict[str, Any] | None, action: str) -> dict[str, Any] | None:
     """The destination refused: owe the notification again at the next tick."""
     if current is None:
         return None
     if action == "resolve":
         return None if current.get("open") else {**current, "open": True}
-    return {**current, "notified_at": None}
+    return {**current, "notified_at": None, "notified_count": 0}
