@@ -138,7 +138,7 @@ def test_forty_failures_in_ten_seconds_page_threshold_times_plus_one_storm(
     assert {m["dedup_key"] for m in details["members"]} == {f"pipeline-{n}" for n in range(20, 40)}
     assert details["sources"] == {"adobe.flow_run": 15, "liveramp.subtask": 5}
     assert list(details["error_codes"]) == ["UPSTREAM-503", "AUTH-401"]
-    assert "top error codes: UPSTREAM-503 ×13, AUTH-401 ×7" in update["payload"]["summary"]
+    assert "top error codes: UPSTREAM-503 x13, AUTH-401 x7" in update["payload"]["summary"]
     assert tick(runtime).storms == []  # at most once a window
 
     # a folded member's resolve is not sent on its own; a window with none resolves the storm

@@ -606,8 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
     s_add = silence_sub.add_parser("add", help="add a silence; prints its id")
     s_add.add_argument("--tenant", required=True)
     s_add.add_argument(
-        "--match", action="append", metavar="FIELD=VALUE", help="source, dedup_key, severity, "
-        "resource_id or labels.<name>; * matches any run of characters; repeat to narrow"
+        "--match",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="source, dedup_key, severity, "
+        "resource_id or labels.<name>; * matches any run of characters; repeat to narrow",
     )
     span = s_add.add_mutually_exclusive_group(required=True)
     span.add_argument("--for", dest="for_", metavar="DURATION", help="e.g. 90m, 2h")

@@ -313,7 +313,7 @@ def _fold_into_storm(
     if decision[0] == "fold_notify" and not storm.notify(
         runtime, destination, settings, record, resolve=False
     ):
-        runtime.state.update(storm.COLLECTION, storm_slot, lambda c: storm.undo(c, "update"))
+        runtime.state.update(storm.COLLECTION, storm_slot, partial(storm.undo_owed, "update"))
     return Delivered(destination, "folded")
 
 

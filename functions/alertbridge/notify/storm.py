@@ -19,12 +19,13 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertbridge.alert import Alert, truncate
-from alertbridge.durations import Duration, format_duration
+from alertbridge.durations import Duration
 from alertbridge.logs import get_logger
 
 if TYPE_CHECKING:  # the tenants model imports StormPolicy: keep this module light
@@ -127,7 +128,7 @@ def summary(record: Mapping[str, Any], tenant_id: str) -> tuple[str, dict[str, A
     codes = Counter(code for m in members for code in m.get("error_codes", []))
     started = datetime.fromtimestamp(float(record.get("started_at", 0)), UTC)
     top_sources = ", ".join(f"{name} ({n})" for name, n in sources.most_common(TOP))
-    top_codes = ", ".join(f"{code} ×{n}" for code, n in codes.most_common(TOP)) or "none"
+    top_codes = ", ".join(f"{code} x{n}" for code, n in codes.most_common(TOP)) or "none"
     text = truncate(
         f"Alert storm for tenant {tenant_id}: {count} new incidents since "
         f"{started:%H:%M:%S} UTC folded into this one; sources: {top_sources}; "
@@ -149,7 +150,11 @@ def summary(record: Mapping[str, Any], tenant_id: str) -> tuple[str, dict[str, A
 
 
 def request(
-    destination: str, settings: Any, record: Mapping[str, Any], resolve: bool, env: Mapping[str, str]
+    destination: str,
+    settings: Any,
+    record: Mapping[str, Any],
+    resolve: bool,
+    env: Mapping[str, str],
 ) -> tuple[str, dict[str, Any]] | None:
     """(url, body) of the storm notification for a destination (None: not supported)."""
     tenant_id = str(record["tenant_id"])
@@ -162,8 +167,8 @@ def request(
             raise KeyError(settings.routing_key_env)
         url = env.get("ALERTBRIDGE_PAGERDUTY_URL") or settings.url
         if resolve:
-            body = {"routing_key": key, "event_action": "resolve", "dedup_key": storm_key(tenant_id)}
-            return url, body
+            dedup_key = storm_key(tenant_id)
+            return url, {"routing_key": key, "event_action": "resolve", "dedup_key": dedup_key}
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         return url, fit(
             {
@@ -230,7 +235,10 @@ def notify(
     return result.ok
 
 
-def due(record: Mapping[str, Any], window: float, now: float) -> Literal["resolve", "update"] | None:
+Owed = Literal["resolve", "update"]
+
+
+def due(record: Mapping[str, Any], window: float, now: float) -> Owed | None:
     """What the tick owes an open storm: its resolve after a quiet window, or an update
     with the members that arrived since the last notification."""
     if not record.get("open"):
@@ -260,30 +268,32 @@ def sweep(runtime: Runtime) -> list[str]:
         action = due(record, policy.window.total_seconds(), now)
         if action is None:
             continue
-        seen = record.get("last_member_at")
-
-        def claim(current: dict[str, Any] | None) -> dict[str, Any] | None:
-            if current is None or current.get("last_member_at") != seen:
-                return None  # a member arrived meanwhile: the next tick decides again
-            if due(current, policy.window.total_seconds(), now) != action:
-                return None
-            if action == "resolve":
-                return {**current, "open": False, "storming": False, "recent": []}
-            return {**current, "notified_at": now, "notified_count": current["count"]}
-
-        claimed = runtime.state.update(COLLECTION, record_key(tenant.id, destination), claim)
+        slot = record_key(tenant.id, destination)
+        claim = partial(_claim, action, record.get("last_member_at"), policy, now)
+        claimed = runtime.state.update(COLLECTION, slot, claim)
         if claimed is None:
             continue
         if not notify(runtime, destination, settings, claimed, resolve=action == "resolve"):
-            runtime.state.update(
-                COLLECTION, record_key(tenant.id, destination), lambda c: undo(c, action)
-            )
+            runtime.state.update(COLLECTION, slot, partial(undo_owed, action))
             continue
         done.append(f"{tenant.id}|{destination}: {action}")
     return done
 
 
-def undo(current: dict[str, Any] | None, action: str) -> dict[str, Any] | None:
+def _claim(
+    action: Owed, seen: Any, policy: StormPolicy, now: float, current: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Take on what the tick owes, unless a member arrived or another tick took it."""
+    if current is None or current.get("last_member_at") != seen:
+        return None  # a member arrived meanwhile: the next tick decides again
+    if due(current, policy.window.total_seconds(), now) != action:
+        return None
+    if action == "resolve":
+        return {**current, "open": False, "storming": False, "recent": []}
+    return {**current, "notified_at": now, "notified_count": current["count"]}
+
+
+def undo_owed(action: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
     """The destination refused: owe the notification again at the next tick."""
     if current is None:
         return None

@@ -47,9 +47,7 @@ def release(runtime: Runtime) -> list[Alert]:
             outcomes = deliver(runtime, alert)
         except SendInFlight:
             continue  # another attempt is sending it; the next tick looks again
-        runtime.state.update(
-            silences.HELD, silences.held_key(alert), partial(_released, alert.id)
-        )
+        runtime.state.update(silences.HELD, silences.held_key(alert), partial(_released, alert.id))
         log.info(
             "silence ended: held incident sent",
             tenant=alert.tenant_id,
