@@ -122,6 +122,10 @@ def test_forty_failures_in_ten_seconds_page_threshold_times_plus_one_storm(
     details = first["payload"]["custom_details"]
     # the storm notification is sent when it starts (member 21), then at most once a window
     assert first["event_action"] == "trigger" and details["count"] == 1
+    assert (
+        details["paged_before_storm"] == 20
+        and "after 20 paged one by one" in (first["payload"]["summary"])
+    )
     assert "Alert storm for tenant 4242" in first["payload"]["summary"]
     # slack has threshold 5: 5 posts, then one storm message
     texts = slack(destinations)

@@ -108,6 +108,7 @@ def admit(
     record.update(
         storming=True,
         open=True,
+        paged_before=len(recent) - 1,
         recent=[],
         started_at=now,
         last_member_at=now,
@@ -127,11 +128,13 @@ def summary(record: Mapping[str, Any], tenant_id: str) -> tuple[str, dict[str, A
     resources = Counter(m["resource_id"] for m in members)
     codes = Counter(code for m in members for code in m.get("error_codes", []))
     started = datetime.fromtimestamp(float(record.get("started_at", 0)), UTC)
+    paged_before = int(record.get("paged_before", 0))
     top_sources = ", ".join(f"{name} ({n})" for name, n in sources.most_common(TOP))
     top_codes = ", ".join(f"{code} x{n}" for code, n in codes.most_common(TOP)) or "none"
     text = truncate(
-        f"Alert storm for tenant {tenant_id}: {count} new incidents since "
-        f"{started:%H:%M:%S} UTC folded into this one; sources: {top_sources}; "
+        f"Alert storm for tenant {tenant_id}: {count} new incident(s) since "
+        f"{started:%H:%M:%S} UTC folded into this one (after {paged_before} paged one by one); "
+        f"sources: {top_sources}; "
         f"top error codes: {top_codes}",
         1024,
     )
@@ -139,6 +142,7 @@ def summary(record: Mapping[str, Any], tenant_id: str) -> tuple[str, dict[str, A
         "storm": True,
         "tenant_id": tenant_id,
         "count": count,
+        "paged_before_storm": paged_before,
         "started_at": started.isoformat(),
         "sources": dict(sources.most_common()),
         "resources": dict(resources.most_common(50)),
