@@ -173,7 +173,7 @@ def _send_all(
     budget_s = float(os.environ.get("ALERTBRIDGE_NOTIFY_BUDGET", str(DEFAULT_BUDGET_S)))
     deadline = time.monotonic() + budget_s
 
-    def deliver(target: Target) -> Delivered:
+    def one(target: Target) -> Delivered:
         return _deliver(
             runtime,
             alert,
@@ -191,10 +191,10 @@ def _send_all(
     if not targets:
         return []
     if len(targets) == 1:
-        outcomes = [deliver(targets[0])]
+        outcomes = [one(targets[0])]
     else:
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-            outcomes = list(pool.map(deliver, targets))
+            outcomes = list(pool.map(one, targets))
     in_flight = [o.destination for o in outcomes if o.action == "in_flight"]
     if in_flight:
         raise SendInFlight(f"{alert.id} is being sent to {', '.join(in_flight)} by another attempt")
