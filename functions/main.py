@@ -86,8 +86,8 @@ def normalize(event: CloudEvent) -> None:
 @functions_framework.cloud_event
 def sweep(event: CloudEvent) -> None:
     """Cloud Scheduler → Pub/Sub tick (alertbridge-tick): resolve incidents quiet for
-    their tenant's auto_resolve time."""
-    from alertbridge.notify.autoresolve import sweep as sweep_quiet
+    their tenant's auto_resolve time, send what ended silences held, update storms."""
+    from alertbridge.notify.tick import tick
     from alertbridge.runtime import get_runtime
 
-    sweep_quiet(get_runtime())
+    tick(get_runtime())

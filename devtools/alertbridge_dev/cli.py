@@ -465,6 +465,54 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_silence(args: argparse.Namespace) -> int:
+    """Silences on the stack's state store: add prints the id, list one line each."""
+    from alertbridge.durations import parse_duration
+    from alertbridge.notify import silences
+
+    runtime = _stack_runtime(args)
+    try:
+        now = time.time()
+        if args.action == "add":
+            try:
+                match = silences.parse_match(args.match or [])
+                ends_at = _silence_end(args, now, parse_duration)
+                record = silences.add(
+                    runtime.state, runtime.tenants, args.tenant, match, ends_at, args.comment, now
+                )
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
+            print(record["id"], flush=True)
+        elif args.action == "list":
+            for silence in silences.listed(runtime.state, args.tenant):
+                print(silences.describe(silence, now), flush=True)
+        else:
+            try:
+                silences.expire(runtime.state, args.id, now)
+            except silences.SilenceError as exc:
+                raise CliError(str(exc)) from None
+            print(f"expired {args.id}", flush=True)
+    finally:
+        runtime.close()
+    return 0
+
+
+def _silence_end(args: argparse.Namespace, now: float, parse_duration: Any) -> float:
+    """``--for 2h`` or ``--until RFC3339`` → the end as a timestamp; errors name the option."""
+    if args.for_:
+        try:
+            return now + float(parse_duration(args.for_).total_seconds())
+        except ValueError as exc:
+            raise ValueError(f"for: {exc}") from None
+    try:
+        until = datetime.fromisoformat(args.until)
+    except ValueError:
+        raise ValueError(f"until: {args.until!r} is not an RFC 3339 time") from None
+    if until.tzinfo is None:
+        raise ValueError("until: give a time zone (Z or +00:00)")
+    return until.timestamp()
+
+
 def cmd_poll_cih(args: argparse.Namespace) -> int:
     from alertbridge.sources.informatica.poller import poll_all
 
@@ -554,6 +602,30 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", help="tenants file (default: the running dev stack's)")
     sweep.add_argument("--project", help="project (default: the running dev stack's)")
     sweep.set_defaults(func=cmd_sweep)
+
+    silence = sub.add_parser("silence", help="hold back matching firing alerts for a while")
+    silence_sub = silence.add_subparsers(dest="action", required=True)
+    s_add = silence_sub.add_parser("add", help="add a silence; prints its id")
+    s_add.add_argument("--tenant", required=True)
+    s_add.add_argument(
+        "--match",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="source, dedup_key, severity, "
+        "resource_id or labels.<name>; * matches any run of characters; repeat to narrow",
+    )
+    span = s_add.add_mutually_exclusive_group(required=True)
+    span.add_argument("--for", dest="for_", metavar="DURATION", help="e.g. 90m, 2h")
+    span.add_argument("--until", metavar="RFC3339", help="e.g. 2026-11-28T06:00:00Z")
+    s_add.add_argument("--comment", required=True, help="why, for the next on-call")
+    s_list = silence_sub.add_parser("list", help="a tenant's silences, active and expired")
+    s_list.add_argument("--tenant", required=True)
+    s_expire = silence_sub.add_parser("expire", help="end a silence now")
+    s_expire.add_argument("id")
+    for one in (s_add, s_list, s_expire):
+        one.add_argument("--config", help="tenants file (default: the running dev stack's)")
+        one.add_argument("--project", help="project (default: the running dev stack's)")
+    silence.set_defaults(func=cmd_silence)
 
     worker = sub.add_parser("worker", help="run the normaliser or the notifier (streaming pull)")
     worker.add_argument("--role", choices=["normalize", "notify"], default="normalize")

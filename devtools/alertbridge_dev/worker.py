@@ -254,22 +254,22 @@ class NotifyWorker(PullWorker):
         ]
 
     def start(self) -> PullWorker:
-        """Also run the auto-resolve sweep every ``sweep_every_s`` (the local stand-in for
-        Cloud Scheduler's alertbridge-tick), when a tenant opted into auto-resolve."""
+        """Also run the notifier's tick every ``sweep_every_s`` (the local stand-in for
+        Cloud Scheduler's alertbridge-tick: auto-resolve, silences ended, storms)."""
         super().start()
-        if any(t.notify.auto_resolve for t in self.runtime.tenants):
+        if any(t.notify.configured for t in self.runtime.tenants):
             self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True)
             self._sweeper.start()
         return self
 
     def _sweep_loop(self) -> None:
-        from alertbridge.notify.autoresolve import sweep
+        from alertbridge.notify.tick import tick
 
         while not self._stopping.wait(self.sweep_every_s):
             try:
-                sweep(self.runtime)
+                tick(self.runtime)
             except Exception as exc:  # the next tick tries again
-                log.warning("auto-resolve sweep failed", error=f"{type(exc).__name__}: {exc}"[:300])
+                log.warning("notifier tick failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def stop(self) -> None:
         self._stopping.set()

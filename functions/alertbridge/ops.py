@@ -31,6 +31,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rejected": ("Requests refused with a 4xx, by source", ("source",)),
     "dead_lettered": ("Messages dead-lettered, by source", ("source",)),
     "alerts_published": ("Alerts published to tenant topics", ("source", "status")),
+    "notify_suppressed": (
+        "Firing alerts not sent one by one, by reason (silence, storm)",
+        ("reason",),
+    ),
     "cih_polls": (
         "CIH poll rounds by tenant and outcome (ok/throttled/failed)",
         ("tenant", "outcome"),
@@ -97,7 +101,7 @@ class Metrics:
             f"request_latency_{pct}_percentile": percentile(values, pct) for pct in PERCENTILES
         }
         out.update(counts)
-        for name in ("published", "rejected", "dead_lettered"):
+        for name in ("published", "rejected", "dead_lettered", "notify_suppressed"):
             out[name] = {labels[0]: value for labels, value in counters[name].items()}
         return out
 

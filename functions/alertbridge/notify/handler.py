@@ -25,6 +25,7 @@ import requests
 
 from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
+from alertbridge.notify import silences, storm
 from alertbridge.notify.decide import decide, record_after_send
 from alertbridge.notify.delivery import Backoff, Result, post_json
 from alertbridge.notify.opsgenie import payload as opsgenie
@@ -162,10 +163,51 @@ def handle_alert(
         return [Delivered("-", "dead_lettered")]
     if alert.source in tenant.notify.auto_resolve:
         runtime.state.update(FIRED, fired_key(alert), partial(_fired, alert, runtime.clock()))
+    if alert.status == "firing" and targets:
+        silence = silences.active_for(runtime.state, alert, runtime.clock())
+        if silence is not None:
+            silences.hold(runtime.state, alert, silence["id"])
+            runtime.metrics.count("notify_suppressed", "silence")
+            log.info(
+                "suppressed by silence",
+                silence_id=silence["id"],
+                tenant=alert.tenant_id,
+                dedup_key=alert.dedup_key,
+                alert_id=alert.id,
+            )
+            return [Delivered(target[0], "silenced") for target in targets]
+    elif alert.status == "resolved":
+        silences.settle(runtime.state, alert)
+    return _send_all(runtime, alert, targets, data, attributes, message_id, backoff, session, sleep)
+
+
+def deliver(runtime: Runtime, alert: Alert, backoff: Backoff | None = None) -> list[Delivered]:
+    """Send an alert that was held back (a silence ended) through the page-once path."""
+    targets = _targets(runtime, alert, os.environ)
+    data = alert.to_json_bytes()
+    attributes = {"tenant_id": alert.tenant_id, "source": alert.source}
+    return _send_all(
+        runtime, alert, targets, data, attributes, None, backoff or backoff_from_env(), None, None
+    )
+
+
+def _send_all(
+    runtime: Runtime,
+    alert: Alert,
+    targets: list[Target],
+    data: bytes,
+    attributes: Mapping[str, str],
+    message_id: str | None,
+    backoff: Backoff,
+    session: requests.Session | None,
+    sleep: Callable[[float], None] | None,
+) -> list[Delivered]:
+    """Every destination in parallel within one total budget; SendInFlight when another
+    attempt holds a live claim on one of the sends."""
     budget_s = float(os.environ.get("ALERTBRIDGE_NOTIFY_BUDGET", str(DEFAULT_BUDGET_S)))
     deadline = time.monotonic() + budget_s
 
-    def deliver(target: Target) -> Delivered:
+    def one(target: Target) -> Delivered:
         return _deliver(
             runtime,
             alert,
@@ -180,11 +222,13 @@ def handle_alert(
             sleep or time.sleep,
         )
 
+    if not targets:
+        return []
     if len(targets) == 1:
-        outcomes = [deliver(targets[0])]
+        outcomes = [one(targets[0])]
     else:
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-            outcomes = list(pool.map(deliver, targets))
+            outcomes = list(pool.map(one, targets))
     in_flight = [o.destination for o in outcomes if o.action == "in_flight"]
     if in_flight:
         raise SendInFlight(f"{alert.id} is being sent to {', '.join(in_flight)} by another attempt")
@@ -210,8 +254,10 @@ def _deliver(
     claim_id = uuid.uuid4().hex
     now = runtime.clock()
     action: list[str] = ["send"]
+    was_open = [False]
 
     def claim(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        was_open[0] = bool((current or {}).get("open"))
         action[0] = decide(current, alert, settings.min_severity, now, settings.repeat_after)
         if action[0] != "send":
             return None
@@ -235,6 +281,11 @@ def _deliver(
                 tenant=alert.tenant_id,
             )
         return Delivered(destination, action[0])
+    policy: storm.StormPolicy | None = getattr(settings, "storm", None)
+    if policy is not None and alert.status == "firing" and not was_open[0]:
+        folded = _fold_into_storm(runtime, alert, destination, settings, policy, key, now)
+        if folded is not None:
+            return folded
     result = post_json(
         url, body, backoff, session=session, sleep=sleep, deadline=deadline, headers=headers
     )
@@ -260,6 +311,46 @@ def _deliver(
     )
     _dead_letter(runtime, data, attributes, reason, detail, message_id, destination)
     return Delivered(destination, "dead_lettered", result)
+
+
+def _fold_into_storm(
+    runtime: Runtime,
+    alert: Alert,
+    destination: str,
+    settings: Destination,
+    policy: storm.StormPolicy,
+    key: str,
+    now: float,
+) -> Delivered | None:
+    """Count a new incident towards the tenant's storm (compare-and-set); when it is past
+    the threshold, record it as folded instead of sending it (None: send it as usual)."""
+    decision: list[storm.Decision] = ["send"]
+
+    def count(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        record, decision[0] = storm.admit(current, alert, destination, policy, now)
+        return record
+
+    storm_slot = storm.record_key(alert.tenant_id, destination)
+    record = runtime.state.update(storm.COLLECTION, storm_slot, count)
+    if decision[0] == "send" or record is None:
+        return None
+    runtime.state.update(
+        COLLECTION, key, lambda current: {**record_after_send(current, alert, now), "open": False}
+    )  # its id is recorded (a redelivery is a duplicate), the incident is not open alone
+    runtime.metrics.count("notify_suppressed", "storm")
+    log.info(
+        "folded into storm",
+        destination=destination,
+        tenant=alert.tenant_id,
+        dedup_key=alert.dedup_key,
+        alert_id=alert.id,
+        storm_count=record.get("count"),
+    )
+    if decision[0] == "fold_notify" and not storm.notify(
+        runtime, destination, settings, record, resolve=False
+    ):
+        runtime.state.update(storm.COLLECTION, storm_slot, partial(storm.undo_owed, "update"))
+    return Delivered(destination, "folded")
 
 
 def _release(claim_id: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
