@@ -250,26 +250,28 @@ class NotifyWorker(PullWorker):
                 ack_deadline_s=NOTIFY_ACK_DEADLINE_S,
             )
             for t in runtime.tenants
-            if t.notify.configured
+            if t.notify.configured or t.expectations
         ]
 
     def start(self) -> PullWorker:
-        """Also run the auto-resolve sweep every ``sweep_every_s`` (the local stand-in for
-        Cloud Scheduler's alertbridge-tick), when a tenant opted into auto-resolve."""
+        """Also run the auto-resolve sweep and the expectations check every ``sweep_every_s``
+        (the local stand-in for Cloud Scheduler's alertbridge-tick), when a tenant uses them."""
         super().start()
-        if any(t.notify.auto_resolve for t in self.runtime.tenants):
+        if any(t.notify.auto_resolve or t.expectations for t in self.runtime.tenants):
             self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True)
             self._sweeper.start()
         return self
 
     def _sweep_loop(self) -> None:
+        from alertbridge.expectations.check import check
         from alertbridge.notify.autoresolve import sweep
 
         while not self._stopping.wait(self.sweep_every_s):
-            try:
-                sweep(self.runtime)
-            except Exception as exc:  # the next tick tries again
-                log.warning("auto-resolve sweep failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            for name, tick in (("auto-resolve sweep", sweep), ("expectations check", check)):
+                try:
+                    tick(self.runtime)
+                except Exception as exc:  # the next tick tries again
+                    log.warning(f"{name} failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def stop(self) -> None:
         self._stopping.set()
