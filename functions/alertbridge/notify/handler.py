@@ -148,8 +148,8 @@ def handle_alert(
             sleep or time.sleep,
         )
 
-    if len(targets) == 1:
-        outcomes = [deliver(targets[0])]
+    if len(targets) <= 1:  # none: a tenant watched for expectations only
+        outcomes = [deliver(target) for target in targets]
     else:
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
             outcomes = list(pool.map(deliver, targets))
