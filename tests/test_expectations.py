@@ -142,7 +142,7 @@ def tick(target: str) -> int:
     return int(response.status_code)
 
 
-# ---- every: fires after silence, resolves on the next run -----------------------------------------
+# ---- every: fires after silence, resolves on the next run ----
 
 
 def test_an_every_20s_expectation_fires_once_after_silence_and_the_next_run_resolves_it(
@@ -254,7 +254,7 @@ def test_the_local_notify_worker_checks_on_its_tick_pages_and_resolves_on_the_ne
     assert len(sent) == 2
 
 
-# ---- cron ----------------------------------------------------------------------------------------
+# ---- cron ----
 
 
 def at(hh: int, mm: int, ss: int = 0) -> float:
@@ -307,7 +307,7 @@ def test_a_cron_expectation_fires_after_its_slot_plus_grace_and_resolves_on_the_
     ]
 
 
-# ---- the tenants file ------------------------------------------------------------------------------
+# ---- the tenants file ----
 
 
 def test_an_expectation_needs_one_schedule_a_valid_cron_and_a_unique_name() -> None:
@@ -319,14 +319,17 @@ def test_an_expectation_needs_one_schedule_a_valid_cron_and_a_unique_name() -> N
         (one + "        cron: '61 * * * *'\n", "cron '61 * * * *' is not a 5-field cron"),
         (one + "        cron: '* * * * * *'\n", "is not a 5-field cron"),
         (one + "        every: 1 hour\n", "a duration is a whole number and a unit"),
-        (one + "        every: 1h\n" + one + "        every: 2h\n", "expectations.name 'n' appears"),
+        (
+            one + "        every: 1h\n" + one + "        every: 2h\n",
+            "expectations.name 'n' appears",
+        ),
     ]
     for body, rule in cases:
         with pytest.raises(TenantsFileError, match=re.escape(rule)):
             loads_tenants(head + body)
 
 
-# ---- suggest ---------------------------------------------------------------------------------------
+# ---- suggest ----
 
 
 JITTER = [0, 30, -30, 60, -90, 0, 45, -45, 10, 0]  # seconds off the hour
@@ -391,8 +394,8 @@ def test_expectations_suggest_cli_prints_yaml_to_paste(
     assert "# 10 runs, median interval 3630s, spread 180s" in out
     assert "declared: every-20s" in out
     parsed = loads_tenants(
-        "tenants:\n  - id: '4242'\n    name: a\n" + "\n".join("    " + line for line in
-        out.splitlines()[1:])
+        "tenants:\n  - id: '4242'\n    name: a\n"
+        + "\n".join("    " + line for line in out.splitlines()[1:])
     )
     (proposed,) = parsed.get("4242").expectations  # type: ignore[union-attr]
     assert proposed.every == timedelta(hours=1)

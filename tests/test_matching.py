@@ -68,7 +68,9 @@ def test_a_match_names_only_known_fields_and_non_empty_values() -> None:
     assert check_field("labels.sandbox") == "labels.sandbox"
     with pytest.raises(ValueError, match="not one of source, dedup_key"):
         check_field("summary")
-    base = "tenants:\n  - id: 1\n    name: a\n    expectations:\n      - name: n\n        every: 1h\n"
+    base = (
+        "tenants:\n  - id: 1\n    name: a\n    expectations:\n      - name: n\n        every: 1h\n"
+    )
     for match, rule in [
         ("{summary: x}", "match field 'summary' is not one of"),
         ("{labels.: x}", "match field 'labels.' is not one of"),

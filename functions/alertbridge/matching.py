@@ -26,9 +26,7 @@ def check_field(name: str) -> str:
     """The field name, or ValueError naming the fields a match accepts."""
     if name in FIELDS or (name.startswith(LABEL_PREFIX) and re.fullmatch(FIELD_PATTERN, name)):
         return name
-    raise ValueError(
-        f"match field {name!r} is not one of {', '.join(FIELDS)} or labels.<name>"
-    )
+    raise ValueError(f"match field {name!r} is not one of {', '.join(FIELDS)} or labels.<name>")
 
 
 def fields_of(alert: Alert) -> dict[str, str]:

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import pairwise
 from typing import Any
 
 from croniter import croniter
@@ -60,7 +61,7 @@ def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
 
 
-# ---- the schedule (pure) ---------------------------------------------------------------------
+# ---- the schedule (pure) ----
 
 
 def expected_by(expectation: Expectation, base: float, seen: bool = True) -> float:
@@ -153,7 +154,7 @@ def resolved(tenant_id: str, name: str, record: dict[str, Any], now: float) -> A
     )
 
 
-# ---- state updates (compare-and-set functions) -------------------------------------------------
+# ---- state updates (compare-and-set functions) ----
 
 
 def _remember(
@@ -176,6 +177,10 @@ def _fresh(tenant_id: str, name: str, now: float) -> dict[str, Any]:
     return {"tenant_id": tenant_id, "name": name, "since": now, "open": False}
 
 
+def _create(fresh: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if current is not None else fresh
+
+
 def _sign_of_life(
     tenant_id: str, name: str, alert: Alert, at: float, now: float, current: dict[str, Any] | None
 ) -> dict[str, Any] | None:
@@ -192,7 +197,9 @@ def _sign_of_life(
     }
 
 
-def _mark_open(alert: Alert, decided_on: Any, current: dict[str, Any] | None) -> dict[str, Any] | None:
+def _mark_open(
+    alert: Alert, decided_on: Any, current: dict[str, Any] | None
+) -> dict[str, Any] | None:
     record = current or {}
     if record.get("open") and record.get("fired_id") == alert.id:
         return None
@@ -211,7 +218,7 @@ def _close(fired_id: str, current: dict[str, Any] | None) -> dict[str, Any] | No
     return {**current, "open": False}
 
 
-# ---- the runtime side ----------------------------------------------------------------------------
+# ---- the runtime side ----
 
 
 def observe(runtime: Runtime, alert: Alert) -> list[Alert]:
@@ -259,9 +266,9 @@ def check(runtime: Runtime) -> list[Alert]:
             key = _key(tenant.id, expectation.name)
             record = runtime.state.get(EXPECTATIONS, key)
             if record is None:  # first sight: the wait for a first run starts now
-                start = partial(_fresh, tenant.id, expectation.name, now)
-                runtime.state.update(EXPECTATIONS, key, lambda cur: None if cur else start())
-                record = runtime.state.get(EXPECTATIONS, key) or start()
+                fresh = _fresh(tenant.id, expectation.name, now)
+                runtime.state.update(EXPECTATIONS, key, partial(_create, fresh))
+                record = runtime.state.get(EXPECTATIONS, key) or fresh
             alert = overdue(expectation, tenant.id, record, now)
             if alert is None:
                 continue
@@ -282,7 +289,7 @@ def check(runtime: Runtime) -> list[Alert]:
     return fired
 
 
-# ---- suggest ---------------------------------------------------------------------------------------
+# ---- suggest ----
 
 
 @dataclass(frozen=True)
@@ -319,7 +326,7 @@ def propose(times: Iterable[float]) -> tuple[int, float, float, timedelta, timed
     ordered = sorted(set(times))
     if len(ordered) < MIN_RUNS:
         return None
-    intervals = [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
+    intervals = [b - a for a, b in pairwise(ordered)]
     median = statistics.median(intervals)
     spread = max(abs(i - median) for i in intervals)
     every = _round(median)
@@ -343,8 +350,14 @@ def suggest(runtime: Runtime, tenant_id: str) -> list[Suggestion]:
         declared = [e.name for e in tenant.expectations if matches(e.match, fields)]
         out.append(
             Suggestion(
-                record["dedup_key"], runs, median, spread, every, grace,
-                max(float(t) for t in record["times"]), declared,
+                record["dedup_key"],
+                runs,
+                median,
+                spread,
+                every,
+                grace,
+                max(float(t) for t in record["times"]),
+                declared,
             )
         )
     return sorted(out, key=lambda s: s.dedup_key)
