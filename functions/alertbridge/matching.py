@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, WithJsonSchema
 
-from alertbridge.alert import Alert
+if TYPE_CHECKING:  # the tenants model imports this module: no Alert models at cold start
+    from alertbridge.alert import Alert
 
 FIELDS = ("source", "dedup_key", "severity", "resource_id")
 LABEL_PREFIX = "labels."
