@@ -347,9 +347,9 @@ def hourly_runs(runtime: Runtime, clock: Clock) -> None:
 
 def test_proposals_take_the_median_interval_and_a_grace_from_the_spread() -> None:
     assert propose([0.0, 60.0]) is None
-    runs, median, spread, every, grace = propose(
-        [n * 3600 + off for n, off in enumerate(JITTER)]
-    ) or (0, 0, 0, None, None)
+    hourly = propose([n * 3600.0 + off for n, off in enumerate(JITTER)])
+    assert hourly is not None
+    runs, median, spread, every, grace = hourly
     assert (runs, median, spread) == (10, 3630, 180)
     assert every == timedelta(hours=1) and grace == timedelta(minutes=6)  # 2 x spread
     daily = propose([n * 86400.0 for n in range(5)])
