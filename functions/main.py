@@ -91,3 +91,13 @@ def sweep(event: CloudEvent) -> None:
     from alertbridge.runtime import get_runtime
 
     tick(get_runtime())
+
+
+@functions_framework.cloud_event
+def check_expectations(event: CloudEvent) -> None:
+    """Cloud Scheduler → Pub/Sub tick (alertbridge-tick): a firing alert for each expected
+    run that is later than its grace (tenants file ``expectations``)."""
+    from alertbridge.expectations.check import check
+    from alertbridge.runtime import get_runtime
+
+    check(get_runtime())

@@ -755,6 +755,7 @@ NEEDS: dict[str, dict[str, Any]] = {
         "secret_env": {"ACME_DBT_WEBHOOK_SECRET", "GLOBEX_DBT_WEBHOOK_SECRET"},
         "publishes": {"ingest"},
     },
+    "check_expectations": {"publishes": {"tenants"}, "firestore": True},
 }
 
 
@@ -1009,3 +1010,23 @@ def test_the_deploy_archive_holds_no_dev_only_module() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(modules) > 30
+
+
+@needs_terraform
+def test_expectations_are_checked_on_the_tick_and_a_tenant_with_only_expectations_is_watched(
+    config_root: Path, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(EXAMPLE_TENANTS.read_text())
+    assert "notify" not in data["tenants"][1]
+    data["tenants"][1]["expectations"] = [
+        {"name": "daily", "match": {"source": "adobe.flow_run"}, "every": "24h"}
+    ]
+    path = tmp_path / "tenants.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert evaluate(config_root)["notify_tenants"] == ["4242"]
+    config = evaluate(config_root, tenants=path)
+    # the notifier records the signs of life, so globex's topic gets its subscription
+    assert config["notify_tenants"] == ["4242", "5151"]
+    checker = config["functions"]["check_expectations"]
+    assert (checker["trigger"], checker["event_topic"]) == ("event", "tick")
+    assert checker["max_instance_count"] == 1

@@ -513,6 +513,39 @@ def _silence_end(args: argparse.Namespace, now: float, parse_duration: Any) -> f
     return until.timestamp()
 
 
+def cmd_expectations_suggest(args: argparse.Namespace) -> int:
+    """Print proposed ``expectations`` (YAML to paste) from the runs the notifier has seen."""
+    from alertbridge.durations import format_duration
+    from alertbridge.expectations.check import HISTORY, suggest
+
+    runtime = _stack_runtime(args)
+    try:
+        if runtime.tenants.get(args.tenant) is None:
+            raise CliError(f"tenant {args.tenant!r} is not in the tenants file")
+        proposals = suggest(runtime, args.tenant)
+    finally:
+        runtime.close()
+    print(
+        f"# tenant {args.tenant}: {len(proposals)} dedup key(s) seen often enough "
+        f"(from the last {HISTORY} runs of each)"
+    )
+    if not proposals:
+        return 0
+    print("expectations:")
+    for p in proposals:
+        seen = datetime.fromtimestamp(p.last_seen_at, UTC).isoformat().replace("+00:00", "Z")
+        declared = f"; declared: {', '.join(p.declared)}" if p.declared else ""
+        print(f"  - name: {p.name}")
+        print(f"    match: {{dedup_key: {json.dumps(p.dedup_key)}}}")
+        print(f"    every: {format_duration(p.every)}")
+        print(f"    grace: {format_duration(p.grace)}")
+        print(
+            f"    # {p.runs} runs, median interval {p.median_s:.0f}s, spread {p.spread_s:.0f}s, "
+            f"last {seen}{declared}"
+        )
+    return 0
+
+
 def cmd_poll_cih(args: argparse.Namespace) -> int:
     from alertbridge.sources.informatica.poller import poll_all
 
@@ -626,6 +659,15 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--config", help="tenants file (default: the running dev stack's)")
         one.add_argument("--project", help="project (default: the running dev stack's)")
     silence.set_defaults(func=cmd_silence)
+    expectations = sub.add_parser("expectations", help="missing and late runs")
+    expectations_sub = expectations.add_subparsers(dest="action", required=True)
+    suggest = expectations_sub.add_parser(
+        "suggest", help="propose every/grace from the runs already seen"
+    )
+    suggest.add_argument("--tenant", required=True)
+    suggest.add_argument("--config", help="tenants file (default: the running dev stack's)")
+    suggest.add_argument("--project", help="project (default: the running dev stack's)")
+    suggest.set_defaults(func=cmd_expectations_suggest)
 
     worker = sub.add_parser("worker", help="run the normaliser or the notifier (streaming pull)")
     worker.add_argument("--role", choices=["normalize", "notify"], default="normalize")

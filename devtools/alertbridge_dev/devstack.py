@@ -56,7 +56,7 @@ def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
         )
         ensure_subscription(subscriber, project, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC)
         for tenant in tenants:
-            if tenant.notify.configured:
+            if tenant.notify.configured or tenant.expectations:
                 ensure_subscription(
                     subscriber,
                     project,
@@ -149,7 +149,7 @@ class DevStack:
         self._spawn(
             [sys.executable, "-m", "alertbridge_dev.cli", "worker"], env, log_dir / "normalize.log"
         )
-        if any(t.notify.configured for t in self.tenants):
+        if any(t.notify.configured or t.expectations for t in self.tenants):
             self._spawn(
                 [sys.executable, "-m", "alertbridge_dev.cli", "worker", "--role", "notify"],
                 env,

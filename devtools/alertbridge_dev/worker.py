@@ -250,26 +250,28 @@ class NotifyWorker(PullWorker):
                 ack_deadline_s=NOTIFY_ACK_DEADLINE_S,
             )
             for t in runtime.tenants
-            if t.notify.configured
+            if t.notify.configured or t.expectations
         ]
 
     def start(self) -> PullWorker:
         """Also run the notifier's tick every ``sweep_every_s`` (the local stand-in for
-        Cloud Scheduler's alertbridge-tick: auto-resolve, silences ended, storms)."""
+        Cloud Scheduler's alertbridge-tick: auto-resolve, silences ended, storms, expectations)."""
         super().start()
-        if any(t.notify.configured for t in self.runtime.tenants):
+        if any(t.notify.configured or t.expectations for t in self.runtime.tenants):
             self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True)
             self._sweeper.start()
         return self
 
     def _sweep_loop(self) -> None:
+        from alertbridge.expectations.check import check
         from alertbridge.notify.tick import tick
 
         while not self._stopping.wait(self.sweep_every_s):
-            try:
-                tick(self.runtime)
-            except Exception as exc:  # the next tick tries again
-                log.warning("notifier tick failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            for name, step in (("notifier tick", tick), ("expectations check", check)):
+                try:
+                    step(self.runtime)
+                except Exception as exc:  # the next tick tries again
+                    log.warning(f"{name} failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def stop(self) -> None:
         self._stopping.set()

@@ -1,34 +1,86 @@
-"""Which alerts a silence (or an expectation) means: exact fields with fnmatch-style ``*``."""
+"""Which alerts a tenants-file ``match`` selects: expectations (and silences) share it.
+
+A match names fields of the alert (``source``, ``dedup_key``, ``severity``,
+``resource_id``, ``labels.<name>``) and a value for each; every named field must match.
+Values take ``*`` for any run of characters (fnmatch-style, ``*`` only: ``?`` and ``[``
+are literal, since dedup keys and resource ids may contain them). Pure: no I/O, no clock.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import TYPE_CHECKING, Annotated
 
-from alertbridge.alert import Alert
+from pydantic import AfterValidator, WithJsonSchema
+
+if TYPE_CHECKING:  # the tenants model imports this module: no Alert models at cold start
+    from alertbridge.alert import Alert
 
 FIELDS = ("source", "dedup_key", "severity", "resource_id")
 LABEL_PREFIX = "labels."
+FIELD_PATTERN = r"^(source|dedup_key|severity|resource_id|labels\.[A-Za-z0-9_.-]{1,63})$"
 
 
-def field_value(alert: Alert, name: str) -> str | None:
-    """The alert's value for a match field (None: the alert has no such label)."""
-    if name == "resource_id":
-        return alert.resource.id
-    if name.startswith(LABEL_PREFIX):
-        return alert.labels.get(name[len(LABEL_PREFIX) :])
-    if name in FIELDS:
-        return str(getattr(alert, name))
-    raise ValueError(f"unknown match field {name!r}: one of {', '.join(FIELDS)}, labels.<name>")
+def check_field(name: str) -> str:
+    """The field name, or ValueError naming the fields a match accepts."""
+    if name in FIELDS or (name.startswith(LABEL_PREFIX) and re.fullmatch(FIELD_PATTERN, name)):
+        return name
+    raise ValueError(f"match field {name!r} is not one of {', '.join(FIELDS)} or labels.<name>")
 
 
-def matches(alert: Alert, match: Mapping[str, str]) -> bool:
-    """Every field matches its pattern (``*`` any run of characters); an empty match
-    matches nothing, so a typo never silences a whole tenant."""
+def fields_of(alert: Alert) -> dict[str, str]:
+    """The alert's matchable fields, flat (what the state store keeps of a dedup key)."""
+    out = {
+        "source": alert.source,
+        "dedup_key": alert.dedup_key,
+        "severity": alert.severity,
+        "resource_id": alert.resource.id,
+    }
+    out.update({LABEL_PREFIX + name: value for name, value in alert.labels.items()})
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+
+
+def value_matches(pattern: str, value: str) -> bool:
+    """``*`` matches any run of characters (also none); everything else is literal."""
+    return _compiled(pattern).fullmatch(value) is not None
+
+
+def matches(match: Mapping[str, str], fields: Mapping[str, str]) -> bool:
+    """Every field of ``match`` is present in ``fields`` and its value matches.
+    ``fields`` is ``fields_of(alert)``; a label the alert lacks never matches."""
+    return all(
+        name in fields and value_matches(pattern, fields[name]) for name, pattern in match.items()
+    )
+
+
+def _valid(match: dict[str, str]) -> dict[str, str]:
     if not match:
-        return False
-    for name, pattern in match.items():
-        value = field_value(alert, name)
-        if value is None or not fnmatchcase(value, pattern):
-            return False
-    return True
+        raise ValueError("a match names at least one field (it would select every alert)")
+    for name, value in match.items():
+        check_field(name)
+        if not value:
+            raise ValueError(f"match field {name!r} has an empty value")
+    return match
+
+
+Match = Annotated[
+    dict[str, str],
+    AfterValidator(_valid),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": FIELD_PATTERN},
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "description": "field -> value; `*` matches any run of characters",
+        }
+    ),
+]
+"""A tenants-file ``match``: validated field names, non-empty values."""

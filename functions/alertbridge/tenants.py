@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from alertbridge.durations import Duration
+from alertbridge.expectations.config import Expectation
 from alertbridge.notify.opsgenie.config import OpsgenieDestination
 from alertbridge.notify.pagerduty.config import PagerDutyDestination
 from alertbridge.notify.slack.config import SlackDestination
@@ -111,6 +112,16 @@ class Tenant(BaseModel):
     service_accounts: list[ServiceAccount] = Field(default_factory=list)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    expectations: list[Expectation] = Field(
+        default_factory=list,
+        description="runs that must keep coming; a missing one fires alertbridge.expectation",
+    )
+
+    @field_validator("expectations")
+    @classmethod
+    def _unique_expectations(cls, value: list[Expectation]) -> list[Expectation]:
+        _no_duplicates("expectations.name", [e.name for e in value])
+        return value
 
     @field_validator("id", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from alertbridge.alert import Alert
+from alertbridge.expectations.check import observe as observe_sign_of_life
 from alertbridge.logs import get_logger
 from alertbridge.notify import silences, storm
 from alertbridge.notify.decide import decide, record_after_send
@@ -153,6 +154,7 @@ def handle_alert(
         detail = f"tenant {alert.tenant_id!r} is not in the tenants file"
         _dead_letter(runtime, data, attributes, "unroutable", detail, message_id, "-")
         return [Delivered("-", "dead_lettered")]
+    observe_sign_of_life(runtime, alert)  # expectations: a matching alert is a run seen
     try:
         targets = _targets(runtime, alert, os.environ)
     except KeyError as missing:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertbridge.alert import Alert
-from alertbridge.matching import FIELDS, LABEL_PREFIX, matches
+from alertbridge.matching import FIELDS, LABEL_PREFIX, fields_of, matches
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants
 
@@ -119,7 +119,7 @@ def active_for(state: StateStore, alert: Alert, now: float) -> dict[str, Any] | 
     hits = [
         s
         for s in state.find(SILENCES, "tenant_id", alert.tenant_id)
-        if is_active(s, now) and matches(alert, s.get("match") or {})
+        if is_active(s, now) and s.get("match") and matches(s["match"], fields_of(alert))
     ]
     return max(hits, key=lambda s: float(s["ends_at"])) if hits else None
 

@@ -17,7 +17,11 @@ locals {
   # Tenants with on-call destinations get a notifier subscription; the secrets they name
   # (routing keys, webhook URLs, Opsgenie keys, Standard Webhooks signing secrets) become
   # Secret Manager secrets mapped to those env vars.
-  notify_tenants = sort([for id, t in local.tenants : id if try(t.notify, null) != null])
+  # Expectations need the notifier too: it records every alert as a sign of life.
+  notify_tenants = sort([
+    for id, t in local.tenants : id
+    if try(t.notify, null) != null || length(try(t.expectations, [])) > 0
+  ])
   notify_secret_env = sort(distinct(compact(flatten([
     for id in local.notify_tenants : [
       try(local.tenants[id].notify.pagerduty.routing_key_env, ""),
@@ -182,6 +186,18 @@ locals {
       concurrency        = 1
       max_instance_count = 1
       timeout_seconds    = 55 # done before the next minute's tick
+    }
+    check_expectations = {
+      description        = "alertbridge expectations: a firing alert for each expected run that is late"
+      trigger            = "event"
+      invoker            = "self"
+      event_topic        = "tick"
+      ingress            = "ALLOW_INTERNAL_ONLY"
+      publishes          = ["tenants"] # the missing-run alerts and their resolves
+      firestore          = true        # the last sign of life per expectation
+      concurrency        = 1
+      max_instance_count = 1 # one checker: its compare-and-set records are not contended
+      timeout_seconds    = 55
     }
   }
 
