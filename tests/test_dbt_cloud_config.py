@@ -9,7 +9,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from alertbridge.sources.dbt_cloud.config import AccountOwners, DbtCloudSettings
+from alertbridge.sources.dbt_cloud.config import DbtCloudSettings, tenant_for_account
+from alertbridge.tenants import TenantsFileError, parse_tenants
+from conftest import EXAMPLE_TENANTS
 
 BLOCK = """
 account_ids: [1, "70403103"]
@@ -56,11 +58,14 @@ def test_a_bad_block_is_refused_naming_the_key(data: dict[str, Any], where: str)
 
 
 def test_owners_map_each_account_to_its_tenant_and_refuse_an_account_owned_twice() -> None:
-    acme = DbtCloudSettings(account_ids=["1", "2"], webhook_secret_env="ACME")
-    globex = DbtCloudSettings(account_ids=["3"], webhook_secret_env="GLOBEX")
-    owners = AccountOwners([("4242", acme), ("5151", globex), ("6000", DbtCloudSettings())])
-    assert owners.owner("2") == ("4242", acme)
-    assert owners.owner("3") == ("5151", globex)
-    assert owners.owner("4") is None
-    with pytest.raises(ValueError, match=r"dbt_cloud\.account_ids '2' appears more than once"):
-        AccountOwners([("4242", acme), ("5151", globex.model_copy(update={"account_ids": ["2"]}))])
+    data = yaml.safe_load(EXAMPLE_TENANTS.read_text())
+    data["tenants"][0]["dbt_cloud"] = {"account_ids": ["1", "2"], "webhook_secret_env": "ACME"}
+    data["tenants"][1]["dbt_cloud"] = {"account_ids": ["3"], "webhook_secret_env": "GLOBEX"}
+    tenants = parse_tenants(data)
+    assert [tenant_for_account(tenants, a).id for a in ("1", "2", "3")] == ["4242"] * 2 + ["5151"]  # type: ignore[union-attr]
+    assert tenant_for_account(tenants, "4") is None
+    data["tenants"][1]["dbt_cloud"]["account_ids"] = ["2"]
+    with pytest.raises(
+        TenantsFileError, match=r"dbt_cloud\.account_ids '2' appears more than once"
+    ):
+        parse_tenants(data)

@@ -35,6 +35,7 @@ from alertbridge.notify.pagerduty import payload as pagerduty
 from alertbridge.notify.pagerduty.config import PagerDutyDestination
 from alertbridge.notify.slack import payload as slack
 from alertbridge.notify.slack.config import SlackDestination
+from alertbridge.notify.stormpolicy import StormPolicy
 from alertbridge.notify.teams import payload as teams
 from alertbridge.notify.teams.config import TeamsDestination
 from alertbridge.notify.webhook import payload as webhook
@@ -283,7 +284,7 @@ def _deliver(
                 tenant=alert.tenant_id,
             )
         return Delivered(destination, action[0])
-    policy: storm.StormPolicy | None = getattr(settings, "storm", None)
+    policy: StormPolicy | None = getattr(settings, "storm", None)
     if policy is not None and alert.status == "firing" and not was_open[0]:
         folded = _fold_into_storm(runtime, alert, destination, settings, policy, key, now)
         if folded is not None:
@@ -320,7 +321,7 @@ def _fold_into_storm(
     alert: Alert,
     destination: str,
     settings: Destination,
-    policy: storm.StormPolicy,
+    policy: StormPolicy,
     key: str,
     now: float,
 ) -> Delivered | None:

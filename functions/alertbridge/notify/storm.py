@@ -18,15 +18,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from alertbridge.alert import Alert, truncate
-from alertbridge.durations import Duration
 from alertbridge.logs import get_logger
+from alertbridge.notify.stormpolicy import StormPolicy
 
 if TYPE_CHECKING:  # the tenants model imports StormPolicy: keep this module light
     from alertbridge.runtime import Runtime
@@ -35,19 +33,6 @@ log = get_logger(__name__)
 COLLECTION = "notify-storm"
 MEMBERS_KEPT = 200  # listed in custom_details; the count goes on past it
 TOP = 5
-
-
-class StormPolicy(BaseModel):
-    """``storm: {threshold: 20, window: 60s}``; ``storm: null`` sends every page."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    threshold: int = Field(default=20, ge=1, le=1000)
-    window: Duration = Field(
-        default=timedelta(seconds=60),
-        json_schema_extra={"default": "60s"},
-        description="more than threshold new incidents within this long fold into one",
-    )
 
 
 Decision = Literal["send", "fold", "fold_notify"]

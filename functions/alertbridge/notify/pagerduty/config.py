@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertbridge.durations import Duration
-from alertbridge.notify.storm import StormPolicy
+from alertbridge.notify.stormpolicy import StormPolicy
 from alertbridge.vocabulary import ENV_NAME_PATTERN, Severity
 
 
