@@ -184,3 +184,55 @@ def test_storm_is_on_by_default_can_be_turned_off_and_refuses_bad_values() -> No
         loads_tenants(TENANTS_YAML.replace("threshold: 5", "threshold: 0"))
     with pytest.raises(TenantsFileError, match=r"notify\.slack\.storm\.window"):
         loads_tenants(TENANTS_YAML.replace("window: 60s", "window: a minute"))
+
+
+OTHER_DESTINATIONS_YAML = """
+tenants:
+  - id: "4242"
+    name: acme
+    notify:
+      teams: {webhook_url_env: ACME_TEAMS_WEBHOOK_URL, storm: {threshold: 3, window: 60s}}
+      opsgenie: {api_key_env: ACME_OPSGENIE_API_KEY, storm: {threshold: 3, window: 60s}}
+      webhook:
+        url_env: ACME_WEBHOOK_URL
+        secret_env: ACME_WEBHOOK_SECRET
+        storm: {threshold: 3, window: 60s}
+"""
+
+
+@pytest.mark.parametrize("tenants", [loads_tenants(OTHER_DESTINATIONS_YAML)])
+def test_teams_opsgenie_and_the_webhook_fold_a_storm_through_their_own_formats(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer, clock: Clock
+) -> None:
+    """Storms are per destination, on by default for every one: the storm goes to Teams as a
+    card, to Opsgenie as one alert (alias = the storm's key, closed by alias), to the webhook
+    as a signed alert of source alertbridge.storm; each receiver accepted it."""
+    for n in range(10):
+        send(runtime, failure(clock, n))
+        clock.advance(0.5)
+    by_path: dict[str, list[Any]] = {"teams": [], "opsgenie": [], "webhook": []}
+    for c in destinations.requests:
+        key = "opsgenie" if c.path.startswith("/v2/alerts") else c.path.split("/")[1]
+        by_path[key].append(c)
+        assert c.status < 300, (c.path, c.status, c.body)
+    for name, got in by_path.items():
+        assert len(got) == 3 + 1, (name, [c.path for c in got])  # threshold singles + storm
+    assert "Alert storm for tenant 4242" in json_text(by_path["teams"][-1].body)
+    assert by_path["opsgenie"][-1].body["alias"] == STORM_KEY
+    storm_event = by_path["webhook"][-1].body
+    assert storm_event["data"]["source"] == "alertbridge.storm"
+    assert storm_event["data"]["dedup_key"] == STORM_KEY
+    clock.advance(70)  # a window with no new incident: the storm is resolved everywhere
+    assert sorted(tick(runtime).storms) == [
+        "4242|opsgenie: resolve",
+        "4242|teams: resolve",
+        "4242|webhook: resolve",
+    ]
+    closes = [c.path for c in destinations.requests if c.path.startswith("/v2/alerts/")]
+    assert closes and "alertbridge.storm" in closes[-1] and "close" in closes[-1]
+
+
+def json_text(body: Any) -> str:
+    import json
+
+    return json.dumps(body)

@@ -96,7 +96,7 @@ def _secret(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _targets(runtime: Runtime, alert: Alert, env: Mapping[str, str]) -> list[Target]:
+def destination_targets(runtime: Runtime, alert: Alert, env: Mapping[str, str]) -> list[Target]:
     """(destination, its settings, url, body, headers) for every destination the tenant
     configured. Raises KeyError naming the env var when a secret is missing."""
     tenant = runtime.tenants.get(alert.tenant_id)
@@ -157,7 +157,7 @@ def handle_alert(
         return [Delivered("-", "dead_lettered")]
     observe_sign_of_life(runtime, alert)  # expectations: a matching alert is a run seen
     try:
-        targets = _targets(runtime, alert, os.environ)
+        targets = destination_targets(runtime, alert, os.environ)
     except KeyError as missing:
         detail = f"secret env var {missing.args[0]} is not set"
         _dead_letter(
@@ -186,7 +186,7 @@ def handle_alert(
 
 def deliver(runtime: Runtime, alert: Alert, backoff: Backoff | None = None) -> list[Delivered]:
     """Send an alert that was held back (a silence ended) through the page-once path."""
-    targets = _targets(runtime, alert, os.environ)
+    targets = destination_targets(runtime, alert, os.environ)
     data = alert.to_json_bytes()
     attributes = {"tenant_id": alert.tenant_id, "source": alert.source}
     return _send_all(

@@ -190,6 +190,40 @@ def request(
     return None
 
 
+def storm_alert(record: Mapping[str, Any], resolve: bool) -> Alert:
+    """The storm as an alert of alertbridge's own, for destinations that take alerts through
+    their own builder (Teams, Opsgenie, the signed webhook): one incident per tenant."""
+    from alertbridge.alert import AlertError, Resource, alert_id
+
+    tenant_id = str(record["tenant_id"])
+    text, details = summary(record, tenant_id)
+    started = datetime.fromtimestamp(float(record.get("started_at", 0)), UTC)
+    status: Literal["firing", "resolved"] = "resolved" if resolve else "firing"
+    codes = details["error_codes"]
+    return Alert(
+        id=alert_id(
+            "alertbridge.storm", f"{tenant_id}|{started.isoformat()}|{details['count']}", status
+        ),
+        dedup_key=storm_key(tenant_id),
+        tenant_id=tenant_id,
+        source="alertbridge.storm",
+        status=status,
+        severity="info" if resolve else "critical",
+        summary=text,
+        occurred_at=started,
+        received_at=datetime.now(UTC),
+        resource=Resource(kind="alert_storm", id=tenant_id),
+        errors=[
+            AlertError(code=str(code)[:255], message=f"x{n}") for code, n in list(codes.items())[:5]
+        ],
+        labels={
+            "storm": "true",
+            "count": str(details["count"]),
+            "members": ", ".join(m["dedup_key"] for m in details["members"][:20])[:255],
+        },
+    )
+
+
 def _blocks(headline: str, members: list[str]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": headline[:3000]}}
@@ -209,10 +243,18 @@ def notify(
     from alertbridge.notify.handler import backoff_from_env
 
     made = request(destination, settings, record, resolve, os.environ)
+    headers: dict[str, str] = {}
     if made is None:
-        return True
-    url, body = made
-    result = post_json(url, body, backoff_from_env())
+        from alertbridge.notify.handler import destination_targets
+
+        alert = storm_alert(record, resolve)
+        own = [t for t in destination_targets(runtime, alert, os.environ) if t[0] == destination]
+        if not own:
+            return True
+        _name, _settings, url, body, headers = own[0]
+    else:
+        url, body = made
+    result = post_json(url, body, backoff_from_env(), headers=headers)
     log.info(
         "storm resolved" if resolve else "storm notified",
         destination=destination,

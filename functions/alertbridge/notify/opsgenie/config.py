@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertbridge.durations import Duration
+from alertbridge.notify.stormpolicy import StormPolicy
 from alertbridge.vocabulary import ENV_NAME_PATTERN, Severity
 
 API_URL = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
@@ -27,6 +28,11 @@ class OpsgenieDestination(BaseModel):
         default=timedelta(hours=4),
         json_schema_extra={"default": "4h"},
         description="re-send an incident still firing after this long (e.g. 4h)",
+    )
+    storm: StormPolicy | None = Field(
+        default_factory=StormPolicy,
+        description="fold more than threshold new incidents within window into one "
+        "notification; null sends each one",
     )
 
     @property

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from alertbridge.durations import Duration
+from alertbridge.notify.stormpolicy import StormPolicy
 from alertbridge.vocabulary import ENV_NAME_PATTERN, Severity
 
 
@@ -25,4 +26,9 @@ class WebhookDestination(BaseModel):
         default=timedelta(hours=4),
         json_schema_extra={"default": "4h"},
         description="re-send an incident still firing after this long (e.g. 4h)",
+    )
+    storm: StormPolicy | None = Field(
+        default_factory=StormPolicy,
+        description="fold more than threshold new incidents within window into one "
+        "notification; null sends each one",
     )
