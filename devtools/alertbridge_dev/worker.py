@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from alertbridge.logs import get_logger
+from alertbridge.pipeline.inline import SLOW_PATH_FILTER
 from alertbridge.pipeline.normalize import (
     Plan,
     dead_letter_message,
@@ -183,6 +184,7 @@ class NormalizeWorker(PullWorker):
             subscription,
             runtime.settings.ingest_topic,
             ack_deadline_s=60,
+            filter_=SLOW_PATH_FILTER,  # what the ingress normalised inline is not redone
         )
         self.subscriptions = [self.subscription]
 

@@ -31,6 +31,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rejected": ("Requests refused with a 4xx, by source", ("source",)),
     "dead_lettered": ("Messages dead-lettered, by source", ("source",)),
     "alerts_published": ("Alerts published to tenant topics", ("source", "status")),
+    "inline_fallbacks": (
+        "Events the ingress left to the normaliser (adapter_error/failed/state)",
+        ("reason",),
+    ),
     "cih_polls": (
         "CIH poll rounds by tenant and outcome (ok/throttled/failed)",
         ("tenant", "outcome"),
