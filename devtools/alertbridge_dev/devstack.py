@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alertbridge.auth.tokens import Keyring
-from alertbridge.pipeline.inline import SLOW_PATH_FILTER
+from alertbridge.pipeline.envelope import SLOW_PATH_FILTER
 from alertbridge.pubsub import (
     ensure_subscription,
     ensure_topics,

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from alertbridge.logs import get_logger
-from alertbridge.pipeline.inline import SLOW_PATH_FILTER
+from alertbridge.pipeline.envelope import SLOW_PATH_FILTER, normalized_inline
 from alertbridge.pipeline.normalize import (
     Plan,
     dead_letter_message,
@@ -189,6 +189,9 @@ class NormalizeWorker(PullWorker):
         self.subscriptions = [self.subscription]
 
     def _callback(self, message: Any) -> None:
+        if normalized_inline(message.attributes):
+            message.ack()  # the ingress published its alerts; the filter did not apply
+            return
         attempt = message.delivery_attempt or self.attempts.bump(message.message_id)
         try:
             plan = plan_message(

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
 from alertbridge.pipeline import runorder
-from alertbridge.pipeline.envelope import IngestEnvelope
+from alertbridge.pipeline.envelope import NORMALIZED_ATTRIBUTE as ATTRIBUTE
+from alertbridge.pipeline.envelope import NORMALIZED_INLINE as INLINE
+from alertbridge.pipeline.envelope import SLOW_PATH_FILTER, IngestEnvelope
 from alertbridge.pipeline.normalize import (
     Outcome,
     Plan,
@@ -46,10 +48,7 @@ from alertbridge.sources import AdapterError
 
 log = get_logger(__name__)
 
-ATTRIBUTE = "normalized"
-INLINE = "inline"
-# The normaliser's subscription filter: everything the ingress did not normalise.
-SLOW_PATH_FILTER = f"NOT attributes:{ATTRIBUTE}"
+__all__ = ["ATTRIBUTE", "INLINE", "SLOW_PATH_FILTER", "batch", "gate", "plan", "settle_all"]
 SLOTS = 8
 COOLDOWN_S = 5.0
 
