@@ -26,7 +26,7 @@ from alertbridge.sources.dbt_cloud import SPEC as DBT
 from alertbridge.state import FirestoreStore, StateStore, Update
 from alertbridge_dev.adobe_keys import KeyServer, SigningKey, signed_headers
 from alertbridge_dev.emulator import Emulator
-from alertbridge_dev.worker import NORMALIZE_SUBSCRIPTION
+from alertbridge_dev.worker import NORMALIZE_SUBSCRIPTION, NormalizeWorker
 from conftest import ROOT, Received, TopicWatch, subtask_body, token_for
 from test_dbt_cloud_ingress import ACME_SECRET, ERRORED, GLOBEX_SECRET, sign
 
@@ -151,6 +151,20 @@ def test_inline_alert_reaches_the_tenant_topic_raw_is_marked_and_the_normaliser_
     # a replay of the raw copy through the normaliser gives the same alert ids
     replayed = handle_message(runtime, raw.data, raw.attributes)
     assert {a.id for a in replayed.alerts} == set(ids)
+
+
+def test_with_the_normaliser_running_an_inline_alert_is_published_once(
+    send: Callable[[str], Any], runtime: Runtime, watch: Any, state: StateStore
+) -> None:
+    acme: TopicWatch = watch("alerts-4242")
+    worker = NormalizeWorker(runtime, threads=2).start()
+    try:
+        accepted(send("subtask"))
+        accepted(send("adobe"))
+        assert len(acme.pull(2)) == 2
+        assert len(acme.quiet(2.0)) == 2  # the normaliser acknowledged both raw copies unread
+    finally:
+        worker.stop()
 
 
 # ---- the slow path --------------------------------------------------------------------
