@@ -96,18 +96,20 @@ locals {
     subtask = {
       description = "alertbridge LiveRamp sub-task endpoint"
       secret_env  = local.jwt_secret
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"] # normalises inline (one hop)
     }
     informatica = {
       description = "alertbridge Informatica CIH endpoint"
       secret_env  = local.jwt_secret
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"] # normalises inline (one hop)
+      firestore   = true                  # run order, within ALERTBRIDGE_INLINE_STATE_BUDGET
     }
     adobe = {
       description = "alertbridge Adobe I/O Events webhook"
       env         = local.adobe_env
       secret_env  = local.adobe_secret
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"] # normalises inline (one hop)
+      firestore   = true                  # run order, within ALERTBRIDGE_INLINE_STATE_BUDGET
     }
     # Every route on one function, for small deployments: off unless enabled.
     ingress = {
@@ -115,7 +117,8 @@ locals {
       enabled     = false
       env         = merge(local.jwt_env, local.adobe_env)
       secret_env  = merge(local.jwt_secret, local.adobe_secret)
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"]
+      firestore   = true
     }
     normalize = {
       description = "alertbridge normaliser: ingest envelope -> alert(s) -> tenant topic or dead letter"
