@@ -343,3 +343,24 @@ def test_bad_subtask_input_is_a_400_and_publishes_nothing_anywhere(
     )
     assert response.status_code == 400
     assert ingest.quiet(1.0) == [] and acme.quiet(0.5) == []
+
+
+def test_the_one_hop_can_be_turned_off_and_then_everything_takes_the_slow_path(
+    send: Callable[[str], Any],
+    runtime: Runtime,
+    ingest: TopicWatch,
+    watch: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alertbridge.settings import Settings
+
+    monkeypatch.setenv("ALERTBRIDGE_INLINE_NORMALIZE", "0")
+    monkeypatch.setenv("ALERTBRIDGE_INLINE_STATE_BUDGET", "0.25")
+    configured = Settings.from_env()
+    assert (configured.inline_normalize, configured.inline_state_budget_s) == (False, 0.25)
+    acme: TopicWatch = watch("alerts-4242")
+    runtime.settings = dataclasses.replace(runtime.settings, inline_normalize=False)
+    accepted(send("subtask"))
+    (raw,) = ingest.pull(1)
+    assert ATTRIBUTE not in raw.attributes
+    assert acme.quiet(1.0) == []

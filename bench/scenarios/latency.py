@@ -115,6 +115,19 @@ def run(ctx: Context) -> None:
             )
         )
     report.extra["cpu_ms_per_alert"] = cpu
+    ours_rss = max(services.ours.peak_rss_mib(), services.normalizer.peak_rss_mib())
+    naive_rss = max(services.naive.peak_rss_mib(), services.relay.peak_rss_mib())
+    report.add(
+        Row(
+            "peak RSS of any process under load (MiB)",
+            ours_rss,
+            naive_rss,
+            "MiB",
+            "<= 200 MiB",
+            ours_rss <= 200,
+            "ours: function, normaliser; naive: function, relay",
+        )
+    )
     for rate, figures in cpu.items():
         report.add(
             Row(
