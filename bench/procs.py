@@ -50,6 +50,19 @@ class Proc:
                 peak = max(peak, int(match.group(1)))
         return peak / 1024
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the process and its children have used so far (/proc stat):
+        the figure that decides the Cloud Functions bill, and far steadier than wall time."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         try:
             os.killpg(self.popen.pid, signal.SIGTERM)

@@ -79,8 +79,11 @@ resource "google_pubsub_subscription" "normalize" {
   topic                      = google_pubsub_topic.ingest.id
   ack_deadline_seconds       = 60
   message_retention_duration = var.ingest_retention
-  retain_acked_messages      = false
-  labels                     = var.labels
+  # The ingress normalises most events itself and marks their raw copy normalized=inline;
+  # the normaliser is the slow path for the rest (pipeline/inline.py).
+  filter                = "NOT attributes:normalized"
+  retain_acked_messages = false
+  labels                = var.labels
 
   push_config {
     push_endpoint = local.normalize.service_config[0].uri

@@ -388,6 +388,15 @@ def test_terraform_itself_names_every_tenant_topic_as_the_runtime_does(config_ro
     assert evaluate(config_root)["tenant_topics"] == runtime_topics
 
 
+def test_the_normaliser_subscription_skips_what_the_ingress_normalised_inline() -> None:
+    from alertbridge.pipeline.envelope import SLOW_PATH_FILTER
+
+    (body,) = [
+        b for t, n, b, _ in resources() if t == "google_pubsub_subscription" and n == "normalize"
+    ]
+    assert unquote(body["filter"]) == SLOW_PATH_FILTER
+
+
 def test_every_subscription_dead_letters_or_says_why_not() -> None:
     subs = [(n, b, p) for t, n, b, p in resources() if t == "google_pubsub_subscription"]
     assert {n for n, _, _ in subs} >= {"normalize", "dead_letter_inspect", "tenant", "notify"}
@@ -728,12 +737,19 @@ def test_the_poller_is_in_the_map_only_when_a_tenant_polls(
 # the module: env set from a secret, topics it publishes to, Firestore.
 NEEDS: dict[str, dict[str, Any]] = {
     "token": {"secret_env": {"ALERTBRIDGE_JWT_KEYS"}, "env": {"ALERTBRIDGE_JWT_ACTIVE_KID"}},
-    "subtask": {"secret_env": {"ALERTBRIDGE_JWT_KEYS"}, "publishes": {"ingest"}},
-    "informatica": {"secret_env": {"ALERTBRIDGE_JWT_KEYS"}, "publishes": {"ingest"}},
+    # the ingress functions normalise inline (pipeline/inline.py): alerts to the tenant
+    # topics, and run order (CIH, Adobe) in Firestore
+    "subtask": {"secret_env": {"ALERTBRIDGE_JWT_KEYS"}, "publishes": {"ingest", "tenants"}},
+    "informatica": {
+        "secret_env": {"ALERTBRIDGE_JWT_KEYS"},
+        "publishes": {"ingest", "tenants"},
+        "firestore": True,
+    },
     "adobe": {
         "secret_env": {"ALERTBRIDGE_ADOBE_CLIENT_SECRET"},
         "env": {"ALERTBRIDGE_ADOBE_CLIENT_ID", "ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT"},
-        "publishes": {"ingest"},
+        "publishes": {"ingest", "tenants"},
+        "firestore": True,
     },
     "normalize": {"publishes": {"tenants", "dead_letter"}, "firestore": True},
     "notify": {
@@ -753,7 +769,8 @@ NEEDS: dict[str, dict[str, Any]] = {
     # the webhook secret tokens the example tenants file names, mounted into dbt's function only
     "dbt_cloud": {
         "secret_env": {"ACME_DBT_WEBHOOK_SECRET", "GLOBEX_DBT_WEBHOOK_SECRET"},
-        "publishes": {"ingest"},
+        "publishes": {"ingest", "tenants"},
+        "firestore": True,
     },
     "check_expectations": {"publishes": {"tenants"}, "firestore": True},
 }

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alertbridge.auth.tokens import Keyring
+from alertbridge.pipeline.envelope import SLOW_PATH_FILTER
 from alertbridge.pubsub import (
     ensure_subscription,
     ensure_topics,
@@ -52,7 +53,12 @@ def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
         ensure_topics(publisher, project, [INGEST_TOPIC, DEAD_LETTER_TOPIC], retention_s=7 * 86400)
         ensure_topics(publisher, project, [t.topic_name for t in tenants])
         ensure_subscription(
-            subscriber, project, NORMALIZE_SUBSCRIPTION, INGEST_TOPIC, ack_deadline_s=60
+            subscriber,
+            project,
+            NORMALIZE_SUBSCRIPTION,
+            INGEST_TOPIC,
+            ack_deadline_s=60,
+            filter_=SLOW_PATH_FILTER,  # what the ingress normalised inline is not redone
         )
         ensure_subscription(subscriber, project, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_TOPIC)
         for tenant in tenants:

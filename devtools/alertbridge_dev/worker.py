@@ -19,6 +19,7 @@ from typing import Any
 
 from alertbridge.logs import get_logger
 from alertbridge.pipeline.deadletter import dead_letter_message
+from alertbridge.pipeline.envelope import SLOW_PATH_FILTER, normalized_inline
 from alertbridge.pipeline.normalize import (
     Plan,
     failure_detail,
@@ -183,10 +184,14 @@ class NormalizeWorker(PullWorker):
             subscription,
             runtime.settings.ingest_topic,
             ack_deadline_s=60,
+            filter_=SLOW_PATH_FILTER,  # what the ingress normalised inline is not redone
         )
         self.subscriptions = [self.subscription]
 
     def _callback(self, message: Any) -> None:
+        if normalized_inline(message.attributes):
+            message.ack()  # the ingress published its alerts; the filter did not apply
+            return
         attempt = message.delivery_attempt or self.attempts.bump(message.message_id)
         try:
             plan = plan_message(

@@ -35,6 +35,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Firing alerts not sent one by one, by reason (silence, storm)",
         ("reason",),
     ),
+    "inline_fallbacks": (
+        "Events the ingress left to the normaliser (adapter_error/failed/state)",
+        ("reason",),
+    ),
     "cih_polls": (
         "CIH poll rounds by tenant and outcome (ok/throttled/failed)",
         ("tenant", "outcome"),

@@ -56,6 +56,9 @@ class Settings:
     trusted_proxy_hops: int = 1
     adobe_allow_missing_recipient: bool = False
     run_time_max_skew_s: float = 3600.0
+    # One hop (pipeline/inline.py): normalise in the ingress; the run-order store's budget.
+    inline_normalize: bool = True
+    inline_state_budget_s: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -86,4 +89,6 @@ class Settings:
             trusted_proxy_hops=_hops("ALERTBRIDGE_TRUSTED_PROXY_HOPS", 1),
             adobe_allow_missing_recipient=_bool("ALERTBRIDGE_ADOBE_ALLOW_MISSING_RECIPIENT"),
             run_time_max_skew_s=_float("ALERTBRIDGE_RUN_TIME_MAX_SKEW", 3600.0),
+            inline_normalize=env.get("ALERTBRIDGE_INLINE_NORMALIZE", "1").strip() != "0",
+            inline_state_budget_s=_float("ALERTBRIDGE_INLINE_STATE_BUDGET", 2.0),
         )

@@ -12,6 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 ENVELOPE_VERSION = "1"
+# Set on the raw copy of an event the ingress normalised itself (pipeline/inline.py). The
+# normaliser's subscription filters those out; where a filter is not applied (the emulator
+# up to at least 0.8.20 ignores filters) the normaliser acknowledges them unread.
+NORMALIZED_ATTRIBUTE = "normalized"
+NORMALIZED_INLINE = "inline"
+SLOW_PATH_FILTER = f"NOT attributes:{NORMALIZED_ATTRIBUTE}"
+
+
+def normalized_inline(attributes: Mapping[str, str]) -> bool:
+    return attributes.get(NORMALIZED_ATTRIBUTE) == NORMALIZED_INLINE
 
 
 class EnvelopeError(ValueError):

@@ -21,7 +21,7 @@ from alertbridge.alert import Alert
 from alertbridge.logs import get_logger
 from alertbridge.pipeline import runorder
 from alertbridge.pipeline.deadletter import dead_letter_message
-from alertbridge.pipeline.envelope import EnvelopeError, IngestEnvelope
+from alertbridge.pipeline.envelope import EnvelopeError, IngestEnvelope, normalized_inline
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
 from alertbridge.sources import AdapterError, adapter_for
@@ -251,6 +251,8 @@ def handle_cloud_event(
         body = str(raw).encode()
         attributes["envelope_error"] = "message data was not base64"
     message_id = str(message_id) if message_id else None
+    if normalized_inline(attributes):
+        return Outcome()  # the ingress published its alerts; the filter did not apply
     try:
         return handle_message(runtime, body, attributes, message_id)
     except Exception as exc:

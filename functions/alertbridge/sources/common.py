@@ -21,7 +21,7 @@ from alertbridge.errors import (
     unavailable,
 )
 from alertbridge.pipeline.envelope import IngestEnvelope
-from alertbridge.pubsub import OutgoingMessage, PublishError
+from alertbridge.pubsub import PublishError
 from alertbridge.runtime import Runtime
 from alertbridge.tenants import Tenant
 
@@ -182,14 +182,18 @@ def accept_events(
 
 
 def publish_envelopes(runtime: Runtime, envelopes: Sequence[IngestEnvelope]) -> list[str]:
-    """Durably publish to the ingest topic; 503 with Retry-After when Pub/Sub does not confirm."""
-    topic = runtime.settings.ingest_topic
+    """Durably publish the raw events to the ingest topic and, for those normalised inline
+    (pipeline/inline.py), their alerts to the tenant topics, in one wait: the answer is 2xx
+    only when Pub/Sub confirmed all of them, 503 with Retry-After otherwise. Returns the
+    raw events' message ids."""
+    from alertbridge.pipeline import inline
+
+    planned = inline.batch(runtime, envelopes)
     try:
-        ids = runtime.publisher.publish_and_wait(
-            [OutgoingMessage(topic, e.data, e.attributes()) for e in envelopes]
-        )
+        ids = runtime.publisher.publish_and_wait(planned.messages)
     except PublishError:
         raise unavailable("Pub/Sub did not confirm the publish; retry later") from None
     for e in envelopes:
         runtime.metrics.count("published", e.source)
-    return ids
+    inline.settle_all(runtime, planned)
+    return ids[: len(planned.raw)]

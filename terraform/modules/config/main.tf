@@ -112,23 +112,26 @@ locals {
     subtask = {
       description = "alertbridge LiveRamp sub-task endpoint"
       secret_env  = local.jwt_secret
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"] # normalises inline (one hop)
     }
     informatica = {
       description = "alertbridge Informatica CIH endpoint"
       secret_env  = local.jwt_secret
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"] # normalises inline (one hop)
+      firestore   = true                  # run order, within ALERTBRIDGE_INLINE_STATE_BUDGET
     }
     adobe = {
       description = "alertbridge Adobe I/O Events webhook"
       env         = local.adobe_env
       secret_env  = local.adobe_secret
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"] # normalises inline (one hop)
+      firestore   = true                  # run order, within ALERTBRIDGE_INLINE_STATE_BUDGET
     }
     dbt_cloud = {
       description = "alertbridge dbt Cloud job webhooks"
       secret_env  = { for env in local.source_secret_env.dbt_cloud : env => env }
-      publishes   = ["ingest"]
+      publishes   = ["ingest", "tenants"] # one hop: alerts straight to the tenant topic
+      firestore   = true                  # run order, inline
     }
     # Every route on one function, for small deployments: off unless enabled.
     ingress = {
@@ -139,7 +142,8 @@ locals {
         local.jwt_secret, local.adobe_secret,
         { for env in local.source_secret_env.dbt_cloud : env => env },
       )
-      publishes = ["ingest"]
+      publishes = ["ingest", "tenants"]
+      firestore = true
     }
     normalize = {
       description = "alertbridge normaliser: ingest envelope -> alert(s) -> tenant topic or dead letter"
