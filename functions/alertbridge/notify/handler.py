@@ -33,9 +33,9 @@ from alertbridge.notify.opsgenie import payload as opsgenie
 from alertbridge.notify.opsgenie.config import OpsgenieDestination
 from alertbridge.notify.pagerduty import payload as pagerduty
 from alertbridge.notify.pagerduty.config import PagerDutyDestination
+from alertbridge.notify.policy import StormPolicy
 from alertbridge.notify.slack import payload as slack
 from alertbridge.notify.slack.config import SlackDestination
-from alertbridge.notify.stormpolicy import StormPolicy
 from alertbridge.notify.teams import payload as teams
 from alertbridge.notify.teams.config import TeamsDestination
 from alertbridge.notify.webhook import payload as webhook

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from alertbridge.alert import Alert, truncate
 from alertbridge.logs import get_logger
-from alertbridge.notify.stormpolicy import StormPolicy
+from alertbridge.notify.policy import StormPolicy
 
 if TYPE_CHECKING:  # the tenants model imports StormPolicy: keep this module light
     from alertbridge.runtime import Runtime

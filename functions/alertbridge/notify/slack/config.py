@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from pydantic import ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from alertbridge.durations import Duration
-from alertbridge.notify.stormpolicy import StormPolicy
+from alertbridge.notify.policy import DestinationPolicy
 from alertbridge.vocabulary import ENV_NAME_PATTERN, Severity
 
 
-class SlackDestination(BaseModel):
+class SlackDestination(DestinationPolicy):
     """A Slack incoming webhook; its URL is a secret, named by env var like the routing key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     webhook_url_env: str = Field(pattern=ENV_NAME_PATTERN)
     min_severity: Severity = "warning"
-    repeat_after: Duration = Field(
-        default=timedelta(hours=4),
-        json_schema_extra={"default": "4h"},
-        description="post an incident still firing again after this long (e.g. 4h)",
-    )
-    storm: StormPolicy | None = Field(
-        default_factory=StormPolicy,
-        description="fold more than threshold new incidents within window into one "
-        "notification; null sends each one",
-    )
