@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from alertbridge.settings import DEAD_LETTER_TOPIC, Settings
 from alertbridge.state import FirestoreStore, StateStore
 from alertbridge.tenants import Tenants, load_tenants
 from alertbridge_dev.adobe_keys import KeyServer
+from alertbridge_dev.capture import CaptureServer, capture_env
 from alertbridge_dev.devstack import provision
 from alertbridge_dev.emulator import Emulator
 
@@ -309,3 +311,40 @@ def subtask_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not None}
+
+
+class FakeClock:
+    """A wall clock (``runtime.clock``) that moves only when the test says so."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 25, tzinfo=UTC)) -> None:
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, by: float | timedelta) -> None:
+        self.now += by.total_seconds() if isinstance(by, timedelta) else by
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+
+@pytest.fixture
+def clock(runtime: Runtime) -> FakeClock:
+    fake = FakeClock()
+    runtime.clock = fake
+    return fake
+
+
+@pytest.fixture
+def destinations(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureServer]:
+    """A capture server speaking every destination's protocol, and the environment that
+    points the test's tenants at it."""
+    server = CaptureServer().start()
+    for key, value in capture_env(server.url, tenants).items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield server
+    finally:
+        server.stop()

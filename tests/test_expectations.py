@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,13 @@ from alertbridge.pipeline.normalize import alert_message
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, TenantsFileError, loads_tenants
-from alertbridge_dev.capture import CaptureServer, capture_env
+from alertbridge_dev.capture import CaptureServer
 from alertbridge_dev.cli import main
 from alertbridge_dev.emulator import Emulator
 from alertbridge_dev.worker import NotifyWorker
 from conftest import ROOT, TopicWatch
-from test_notifier_lifecycle import FAST, Clock
+from conftest import FakeClock as Clock
+from test_notifier_lifecycle import FAST
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 RUN_KEY = "liveramp.subtask:4242:job-1:step-2"
@@ -67,17 +67,6 @@ def clock(runtime: Runtime) -> Clock:
     fake = Clock(T0)
     runtime.clock = fake
     return fake
-
-
-@pytest.fixture
-def destinations(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureServer]:
-    server = CaptureServer().start()
-    for key, value in capture_env(server.url, tenants).items():
-        monkeypatch.setenv(key, value)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def run(clock: Clock, n: int, status: str = "resolved", key: str = RUN_KEY, **kw: Any) -> Alert:

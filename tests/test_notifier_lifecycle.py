@@ -28,6 +28,7 @@ from alertbridge.tenants import Tenants, TenantsFileError, loads_tenants
 from alertbridge_dev.capture import Captured, CaptureServer, capture_env
 from alertbridge_dev.worker import NotifyWorker
 from conftest import ROOT, TopicWatch
+from conftest import FakeClock as Clock
 
 FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=5)
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -54,33 +55,9 @@ tenants:
 """
 
 
-class Clock:
-    """A wall clock that moves only when the test says so."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta.total_seconds()
-
-    @property
-    def at(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-
 @pytest.fixture
 def tenants() -> Tenants:
     return loads_tenants(TENANTS_YAML)
-
-
-@pytest.fixture
-def clock(runtime: Runtime) -> Clock:
-    fake = Clock()
-    runtime.clock = fake
-    return fake
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ the tenant topic, the capture server for PagerDuty and Slack, a fake clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,9 +22,10 @@ from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, loads_tenants
 from alertbridge_dev import cli
-from alertbridge_dev.capture import CaptureServer, capture_env
+from alertbridge_dev.capture import CaptureServer
 from alertbridge_dev.emulator import Emulator
 from alertbridge_dev.worker import NotifyWorker
+from conftest import FakeClock as Clock
 from conftest import TopicWatch
 
 FAST = Backoff(attempts=3, base_s=0.001, cap_s=0.01, timeout_s=5)
@@ -42,42 +42,9 @@ tenants:
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta.total_seconds()
-
-    @property
-    def at(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-
 @pytest.fixture
 def tenants() -> Tenants:
     return loads_tenants(TENANTS_YAML)
-
-
-@pytest.fixture
-def clock(runtime: Runtime) -> Clock:
-    fake = Clock()
-    runtime.clock = fake
-    return fake
-
-
-@pytest.fixture
-def destinations(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureServer]:
-    server = CaptureServer().start()
-    for key, value in capture_env(server.url, tenants).items():
-        monkeypatch.setenv(key, value)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def alert(clock: Clock, key: str, status: str = "firing", n: int = 1, **kw: Any) -> Alert:

@@ -7,7 +7,6 @@ clock; concurrent notifier instances are threads sharing the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +21,8 @@ from alertbridge.notify.tick import tick
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, TenantsFileError, loads_tenants
-from alertbridge_dev.capture import CaptureServer, capture_env
+from alertbridge_dev.capture import CaptureServer
+from conftest import FakeClock as Clock
 
 FAST = Backoff(attempts=3, base_s=0.001, cap_s=0.01, timeout_s=5)
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -40,42 +40,9 @@ tenants:
 STORM_KEY = "alertbridge.storm:4242"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    @property
-    def at(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-
 @pytest.fixture
 def tenants() -> Tenants:
     return loads_tenants(TENANTS_YAML)
-
-
-@pytest.fixture
-def clock(runtime: Runtime) -> Clock:
-    fake = Clock()
-    runtime.clock = fake
-    return fake
-
-
-@pytest.fixture
-def destinations(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureServer]:
-    server = CaptureServer().start()
-    for key, value in capture_env(server.url, tenants).items():
-        monkeypatch.setenv(key, value)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def failure(clock: Clock, n: int, status: str = "firing") -> Alert:
