@@ -338,13 +338,21 @@ def clock(runtime: Runtime) -> FakeClock:
 
 
 @pytest.fixture
-def destinations(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureServer]:
-    """A capture server speaking every destination's protocol, and the environment that
-    points the test's tenants at it."""
+def capture() -> Iterator[CaptureServer]:
+    """A capture server speaking every destination's protocol (PagerDuty, Slack, Teams,
+    Opsgenie, Standard Webhooks)."""
     server = CaptureServer().start()
-    for key, value in capture_env(server.url, tenants).items():
-        monkeypatch.setenv(key, value)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def destinations(
+    capture: CaptureServer, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
+) -> CaptureServer:
+    """The capture server, and the environment that points the test's tenants at it."""
+    for key, value in capture_env(capture.url, tenants).items():
+        monkeypatch.setenv(key, value)
+    return capture

@@ -9,7 +9,6 @@ Tenant 5151 of the example tenants file has all three; 4242 keeps PagerDuty and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -30,7 +29,6 @@ from alertbridge.tenants import TenantsFileError, load_tenants, loads_tenants
 from alertbridge_dev.capture import (
     Captured,
     CaptureServer,
-    capture_env,
     capture_webhook_secret,
     opsgenie_alias,
 )
@@ -58,22 +56,6 @@ def alert(status: str = "firing", severity: str = "error", key: str = KEY, **kw:
     )
     fields.update(kw)
     return Alert(**fields)
-
-
-@pytest.fixture
-def capture() -> Iterator[CaptureServer]:
-    server = CaptureServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def destinations(capture: CaptureServer, monkeypatch: pytest.MonkeyPatch) -> CaptureServer:
-    for name, value in capture_env(capture.url, load_tenants(EXAMPLE_TENANTS)).items():
-        monkeypatch.setenv(name, value)
-    return capture
 
 
 def send(runtime: Runtime, a: Alert) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +18,9 @@ from alertbridge.pipeline.normalize import alert_message
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
-from alertbridge.tenants import load_tenants
-from alertbridge_dev.capture import CaptureServer, capture_env
+from alertbridge_dev.capture import CaptureServer
 from alertbridge_dev.worker import NotifyWorker
-from conftest import EXAMPLE_TENANTS, TopicWatch
+from conftest import TopicWatch
 
 FAST = Backoff(attempts=4, base_s=0.001, cap_s=0.01, timeout_s=2)
 
@@ -44,22 +42,6 @@ def alert(status: str = "firing", severity: str = "error", key: str = "k1", **kw
     )
     fields.update(kw)
     return Alert(**fields)
-
-
-@pytest.fixture
-def capture() -> Iterator[CaptureServer]:
-    server = CaptureServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def destinations(capture: CaptureServer, monkeypatch: pytest.MonkeyPatch) -> CaptureServer:
-    for key, value in capture_env(capture.url, load_tenants(EXAMPLE_TENANTS)).items():
-        monkeypatch.setenv(key, value)
-    return capture
 
 
 def send(runtime: Runtime, a: Alert) -> list[Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,24 +57,6 @@ tenants:
 @pytest.fixture
 def tenants() -> Tenants:
     return loads_tenants(TENANTS_YAML)
-
-
-@pytest.fixture
-def capture() -> Iterator[CaptureServer]:
-    server = CaptureServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def destinations(
-    capture: CaptureServer, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
-) -> CaptureServer:
-    for key, value in capture_env(capture.url, tenants).items():
-        monkeypatch.setenv(key, value)
-    return capture
 
 
 def subtask_alert(
