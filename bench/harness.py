@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,11 +62,13 @@ def adobe_event(i: int) -> dict[str, Any]:
 
 
 def bench_tenants(path: Path) -> Path:
-    """The example tenants without notify destinations and with limits lifted: the bench
-    measures throughput, not the rate limiter."""
+    """The example tenants without notify destinations or expectations (no notifier
+    subscription collecting what only the PagerDuty scenario reads) and with limits lifted:
+    the bench measures throughput, not the rate limiter."""
     data = yaml.safe_load((ROOT / "config" / "tenants.example.yaml").read_text())
     for tenant in data["tenants"]:
         tenant.pop("notify", None)
+        tenant.pop("expectations", None)
         tenant["rate_limit"] = {"requests_per_second": 1_000_000, "burst": 1_000_000}
     path.write_text(yaml.safe_dump(data))
     return path
@@ -124,3 +128,56 @@ class Report:
 
     def as_json(self) -> dict[str, Any]:
         return {"rows": [r.__dict__ | {"ratio": r.ratio} for r in self.rows], **self.extra}
+
+
+GOAL = re.compile(r"^(<=|>=) ([\d.]+)( MiB| ms)?")
+
+
+def judge(goal: str, ours: float, ratio_: float) -> bool:
+    """A goal as the rows spell it: a bare number bounds the ratio ("<= 0.8", "<= 1.5 x
+    no-op"), a number with a unit bounds our own figure ("<= 200 MiB"); "-" has no goal."""
+    match = GOAL.match(goal)
+    if match is None:
+        return True
+    op, bound, unit = match.group(1), float(match.group(2)), match.group(3)
+    value = ours if unit else ratio_
+    return value <= bound if op == "<=" else value >= bound
+
+
+def summarise_runs(reports: list[Report]) -> tuple[str, list[dict[str, Any]]]:
+    """Per row (by name, in the first run's order): the median of ours, of the baseline and
+    of the ratio, the ratio's spread over the runs, and the goal judged on the medians."""
+    by_name: dict[str, list[Row]] = {}
+    for report in reports:
+        for row in report.rows:
+            by_name.setdefault(row.name, []).append(row)
+    lines = [
+        "| benchmark | ours (median) | baseline (median) | ratio (median) | ratio spread | goal"
+        " | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows: list[dict[str, Any]] = []
+    for name, runs in by_name.items():
+        ours = statistics.median(r.ours for r in runs)
+        base = statistics.median(r.baseline for r in runs)
+        ratios = [r.ratio for r in runs]
+        mid = statistics.median(ratios)
+        goal, unit = runs[0].goal, runs[0].unit
+        met = judge(goal, ours, mid)
+        lines.append(
+            f"| {name} | {ours:,.1f} {unit} | {base:,.1f} {unit} | {mid:.2f} |"
+            f" {min(ratios):.2f}-{max(ratios):.2f} | {goal} | {'yes' if met else 'no'} |"
+        )
+        rows.append(
+            {
+                "name": name,
+                "ours": ours,
+                "baseline": base,
+                "ratio": mid,
+                "ratios": ratios,
+                "goal": goal,
+                "met": met,
+                "runs": len(runs),
+            }
+        )
+    return "\n".join(lines), rows

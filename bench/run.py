@@ -1,10 +1,12 @@
 """alertbridge against the naive pipeline, side by side, in one run on one emulator.
 
-    make bench            # = .venv/bin/python bench/run.py   (needs `wrk`: apt-get install wrk)
+    make bench            # = .venv/bin/python bench/run.py --runs 5  (needs `wrk`)
     .venv/bin/python bench/run.py --quick
     .venv/bin/python -m bench --only drain cold-start
 
 Prints a table (ours, baseline, ratio, goal, met?) and writes bench/results/latest.json.
+With --runs N the whole selection runs N times, each on a fresh stack, alternating which
+side goes first, and the summary gives every row's median ratio and its spread (min-max).
 Benchmarks are never part of the test suite; they measure, they do not assert.
 """
 
@@ -21,8 +23,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (bench/run.py): make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import RESULTS, Report
-from bench.scenarios import cold_start, drain, in_handler, ingress, latency
+from bench.harness import RESULTS, Report, summarise_runs
+from bench.scenarios import cold_start, drain, in_handler, ingress, latency, pagerduty
 from bench.stack import Context, Stack
 
 Step = Callable[[Context], None]
@@ -34,6 +36,7 @@ Step = Callable[[Context], None]
 STEPS: list[tuple[str, Step]] = [
     ("ingress", ingress.run),
     ("latency", latency.run),
+    ("pagerduty", pagerduty.run),
     ("drain", drain.run),
     ("ingress", ingress.run_adobe),
     ("cold-start", cold_start.run),
@@ -52,6 +55,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run only these scenarios, always in the order shown (default: all)",
     )
     parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat the selection this many times (fresh stack each, alternating who goes"
+        " first) and print each row's median ratio with its spread (default: 1)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=RESULTS / "latest.json",
@@ -65,26 +75,37 @@ def main(argv: list[str] | None = None) -> int:
     selected = set(args.only or SCENARIOS)
     seconds = 4 if args.quick else 10
     backlog = 2_000 if args.quick else 20_000
-    report = Report()
-    report.extra["machine"] = {"cores": os.cpu_count(), "python": platform.python_version()}
-    if args.only:
-        report.extra["scenarios"] = [name for name in SCENARIOS if name in selected]
     print(
-        f"alertbridge bench ({'quick' if args.quick else 'full'}) on {os.cpu_count()} cores",
+        f"alertbridge bench ({'quick' if args.quick else 'full'}, {args.runs} run(s)) on"
+        f" {os.cpu_count()} cores",
         flush=True,
     )
-    stack = Stack()
-    ctx = Context(stack, report, seconds, backlog)
-    try:
-        for name, step in STEPS:
-            if name in selected:
-                step(ctx)
-    finally:
-        stack.stop()
+    reports: list[Report] = []
+    for round_ in range(args.runs):
+        if args.runs > 1:
+            print(f"\n== run {round_ + 1} of {args.runs} ==", flush=True)
+        report = Report()
+        report.extra["machine"] = {"cores": os.cpu_count(), "python": platform.python_version()}
+        if args.only:
+            report.extra["scenarios"] = [name for name in SCENARIOS if name in selected]
+        stack = Stack()
+        ctx = Context(stack, report, seconds, backlog, round=round_)
+        try:
+            for name, step in STEPS:
+                if name in selected:
+                    step(ctx)
+        finally:
+            stack.stop()
+        print("\n" + report.table(), flush=True)
+        reports.append(report)
 
-    print("\n" + report.table())
+    result = reports[0].as_json()
+    if args.runs > 1:
+        summary, rows = summarise_runs(reports)
+        print(f"\nmedian of {args.runs} runs (ratio spread = min-max over the runs)\n" + summary)
+        result = {"runs": [r.as_json() for r in reports], "summary": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report.as_json(), indent=2, default=str))
+    args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwrote {args.out}")
     return 0
 

@@ -171,4 +171,5 @@ class Context:
     report: Report
     seconds: int
     backlog: int
+    round: int = 0  # which of the --runs this is: scenarios alternate who goes first by it
     naive_rps: float | None = None

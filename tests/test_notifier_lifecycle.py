@@ -21,6 +21,7 @@ from alertbridge.alert import Alert, AlertError, Resource
 from alertbridge.notify.autoresolve import due, sweep
 from alertbridge.notify.delivery import Backoff
 from alertbridge.notify.handler import FIRED, SendInFlight, handle_alert
+from alertbridge.pubsub import EMULATOR_ORDERING_BUCKETS, ordering_key_for
 from alertbridge.runtime import Runtime
 from alertbridge.state import StateStore
 from alertbridge.tenants import Tenants, TenantsFileError, loads_tenants
@@ -163,7 +164,8 @@ def test_a_quiet_incident_is_auto_resolved_once_and_the_resolve_reaches_on_call(
     assert sweep(runtime) == []  # swept once
     (message,) = topic.pull(1)
     published = Alert.model_validate_json(message.data)
-    assert published == resolved and message.ordering_key == "job-1/2"
+    assert published == resolved
+    assert message.ordering_key == ordering_key_for("job-1/2", EMULATOR_ORDERING_BUCKETS)
     assert published.status == "resolved" and published.dedup_key == "job-1/2"
     assert "auto-resolved after 24h quiet" in published.summary
     assert published.occurred_at == T0 + timedelta(hours=44)

@@ -17,7 +17,7 @@ from typing import Any
 from alertbridge.alert import Alert
 from alertbridge.pipeline.deadletter import dead_letter_message
 from alertbridge.pipeline.normalize import alert_message, handle_message
-from alertbridge.pubsub import OutgoingMessage
+from alertbridge.pubsub import EMULATOR_ORDERING_BUCKETS, OutgoingMessage, ordering_key_for
 from alertbridge.runtime import Runtime
 from alertbridge_dev.replay import ReplayReport, replay_dead_letters
 from conftest import EXAMPLE_TENANTS, ROOT, TopicWatch, subtask_body
@@ -117,7 +117,9 @@ def test_notify_stage_dead_letters_go_back_to_the_notifier_not_the_normaliser(
     assert {(e.stage, e.result) for e in report.entries} == {("notify", "redriven")}
     redriven = acme.pull(4)[2:]
     assert sorted(m.attributes["ce-id"] for m in redriven) == sorted(a.id for a in alerts)
-    assert {m.ordering_key for m in redriven} == {a.dedup_key for a in alerts}
+    assert {m.ordering_key for m in redriven} == {
+        ordering_key_for(a.dedup_key, EMULATOR_ORDERING_BUCKETS) for a in alerts
+    }
     assert not any(
         k.startswith(("dead_letter", "CloudPubSub")) for m in redriven for k in m.attributes
     )

@@ -73,8 +73,11 @@ def run(ctx: Context) -> None:
     # rounds interleave the four functions, so drift in the machine's speed (a shared
     # host) lands on every side alike; the median of 5 rounds is reported
     samples: dict[str, list[float]] = {name: [] for name in functions}
+    order = list(functions.items())
+    if ctx.round % 2:
+        order.reverse()  # who starts first flips from one --runs round to the next
     for _ in range(5):
-        for name, spec in functions.items():
+        for name, spec in order:
             samples[name].append(start_once(*spec))
     cold_ms = {name: statistics.median(values) for name, values in samples.items()}
     report.extra["cold_start_samples_ms"] = samples

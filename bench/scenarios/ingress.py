@@ -27,15 +27,18 @@ def run(ctx: Context) -> None:
     ours_url, naive_url = services.ours_url, services.naive_url
     print("1. ingress throughput (wrk, 16 connections)", flush=True)
     sub_body = json.dumps(subtask_body(0)).replace('"pipeId": 1', '"pipeId": __N__')
+
     # two alternating rounds (naive, ours, naive, ours), averaged: drift in the shared
     # host's speed then lands on both sides alike
-    rounds = [
-        (
-            run_wrk(naive_url + "/", sub_body, {}, seconds),
-            run_wrk(ours_url + SUBTASK, sub_body, auth, seconds),
-        )
-        for _ in range(2)
-    ]
+    # (which goes first flips from one --runs round to the next)
+    def one_round(index: int) -> tuple[dict[str, float], dict[str, float]]:
+        if (ctx.round + index) % 2 == 0:
+            naive = run_wrk(naive_url + "/", sub_body, {}, seconds)
+            return naive, run_wrk(ours_url + SUBTASK, sub_body, auth, seconds)
+        ours = run_wrk(ours_url + SUBTASK, sub_body, auth, seconds)
+        return run_wrk(naive_url + "/", sub_body, {}, seconds), ours
+
+    rounds = [one_round(index) for index in range(2)]
     naive_run = {
         "rps": statistics.mean(n["rps"] for n, _ in rounds),
         "non2xx": sum(n["non2xx"] for n, _ in rounds),

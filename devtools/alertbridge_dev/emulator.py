@@ -103,6 +103,21 @@ class Emulator:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
 
+    def thread_count(self) -> int:
+        """Threads of every process in the emulator's process group (gcloud and its java),
+        from /proc: how the emulator's per-ordering-key thread leak is watched."""
+        if self._proc is None:
+            return 0
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self._proc.pid:  # field 5 of stat: the process group
+                    total += int(fields[17])  # field 20: num_threads
+        return total
+
     def pause(self) -> None:
         """Freeze the emulator (SIGSTOP): a hung dependency, state kept."""
         if self._proc is not None:

@@ -1,0 +1,163 @@
+"""2b. POST -> PagerDuty receiver (a local Events v2 capture in this process) at 100 req/s of
+distinct failures: alertbridge's one hop plus its notifier (page-once record, lease,
+compare-and-set in Firestore) against the naive two-stage pipeline plus one more relay hop
+that posts each message to the same receiver; and the CPU per page of each chain."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alertbridge.pubsub import ensure_subscription
+from alertbridge.tenants import load_tenants
+from alertbridge_dev.capture import Captured, CaptureServer, capture_env
+from alertbridge_dev.worker import notify_subscription
+from bench.arrivals import drain_markers, paced_latency
+from bench.harness import ROOT, SUBTASK, Row, ratio, subtask_body
+from bench.procs import Proc, spawn
+from bench.stack import Context
+
+RATE = 100
+
+
+class ReceiverClock:
+    """When each failure's page reached the receiver, keyed by the sender's jobId (ours
+    carries it in custom_details.labels, the naive relay in custom_details itself)."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.server = CaptureServer(on_request=self._record).start()
+
+    def _record(self, captured: Captured) -> None:
+        now = time.perf_counter()
+        details: Any = (captured.body or {}).get("payload", {}).get("custom_details", {})
+        key = details.get("labels", {}).get("jobId") or details.get("jobId")
+        if isinstance(key, str):
+            with self._lock:
+                self.arrived.setdefault(key, now)
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def notifier_tenants(stack_tenants_file: Path, out: Path) -> Path:
+    """The bench tenants with PagerDuty for tenant 4242, storms off: at 100 distinct
+    failures a second the default storm policy would fold all but 20 a minute, and this
+    row measures the page path, not folding."""
+    data = yaml.safe_load(stack_tenants_file.read_text())
+    for tenant in data["tenants"]:
+        if tenant["id"] == "4242":
+            tenant["notify"] = {
+                "pagerduty": {"routing_key_env": "ACME_PAGERDUTY_ROUTING_KEY", "storm": None}
+            }
+    out.write_text(yaml.safe_dump(data))
+    return out
+
+
+def run(ctx: Context) -> None:
+    stack, report, seconds = ctx.stack, ctx.report, ctx.seconds
+    services, backend = stack.services(), stack.backend()
+    print(f"2b. POST -> PagerDuty receiver, paced {RATE} req/s of distinct failures", flush=True)
+    clock = ReceiverClock()
+    tenants_file = notifier_tenants(
+        stack.tenants_file, stack.tenants_file.with_name("tenants-notify.yaml")
+    )
+    notify_env = {
+        **backend.ours_env,
+        **capture_env(clock.server.url, load_tenants(tenants_file)),
+        "ALERTBRIDGE_TENANTS_FILE": str(tenants_file),
+    }
+    ensure_subscription(
+        backend.sub_admin, "bench-naive", "naive-notify", "naive-out", ack_deadline_s=60
+    )
+    notifier = spawn(
+        [sys.executable, "-m", "alertbridge_dev.cli", "worker", "--role", "notify"],
+        notify_env,
+        "ours-notify",
+    )
+    naive_notify = spawn(
+        [sys.executable, str(ROOT / "bench" / "naive" / "notify.py")],
+        {**backend.naive_env, "NAIVE_RECEIVER_URL": f"{clock.server.url}/v2/enqueue"},
+        "naive-notify",
+    )
+    stack.procs += [notifier, naive_notify]
+    tag = uuid.uuid4().hex[:6]
+    ours_url, naive_url, auth = services.ours_url, services.naive_url, stack.auth
+    try:
+        # both chains are up (subscriptions made, imports done) once a marker came through
+        warm = drain_markers([(naive_url + "/", {}, clock), (ours_url + SUBTASK, auth, clock)], tag)
+        print(f"  both chains deliver (first marker pages after {warm:.1f} s)", flush=True)
+        ours_procs = [services.ours, services.normalizer, notifier]
+        naive_procs = [services.naive, services.relay, naive_notify]
+
+        def cpu(procs: list[Proc]) -> float:
+            return sum(p.cpu_seconds() for p in procs)
+
+        def measure(side: str) -> tuple[dict[str, float], float]:
+            url, headers = (
+                (ours_url + SUBTASK, {**auth, "Content-Type": "application/json"})
+                if side == "ours"
+                else (naive_url + "/", {"Content-Type": "application/json"})
+            )
+            procs = ours_procs if side == "ours" else naive_procs
+            before = cpu(procs)
+            figures = paced_latency(
+                url,
+                headers,
+                lambda i: json.dumps(
+                    subtask_body(40_000_000 + i) | {"jobId": f"job-pd-{side}{tag}-{i}"}
+                ),
+                clock,
+                lambda i: f"job-pd-{side}{tag}-{i}",
+                RATE,
+                seconds,
+            )
+            return figures, 1000 * (cpu(procs) - before) / max(figures["arrived"], 1.0)
+
+        # alternate which chain goes first from one run to the next (drift lands on both)
+        order = ["naive", "ours"] if ctx.round % 2 == 0 else ["ours", "naive"]
+        measured = {side: measure(side) for side in order}
+    finally:
+        notifier.stop()
+        naive_notify.stop()
+        stack.procs.remove(notifier)
+        stack.procs.remove(naive_notify)
+        clock.close()
+        for path in (
+            backend.sub_admin.subscription_path("bench-ours", notify_subscription("4242")),
+            backend.sub_admin.subscription_path("bench-naive", "naive-notify"),
+        ):
+            backend.sub_admin.delete_subscription(subscription=path)
+    (ours, ours_cpu), (naive, naive_cpu) = measured["ours"], measured["naive"]
+    report.extra["pagerduty"] = {"ours": ours, "naive": naive, "rate": RATE}
+    report.add(
+        Row(
+            f"POST -> PagerDuty receiver p99 at {RATE} req/s (ms)",
+            ours["p99_ms"],
+            naive["p99_ms"],
+            "ms",
+            "<= 1.0",
+            ratio(ours["p99_ms"], naive["p99_ms"]) <= 1.0 and ours["lost"] == 0,
+            f"p50 {ours['p50_ms']:.0f} vs {naive['p50_ms']:.0f} ms; lost {ours['lost']:.0f};"
+            " naive = two stages + one relay hop posting to the receiver",
+        )
+    )
+    report.add(
+        Row(
+            f"CPU ms per page at {RATE} req/s",
+            ours_cpu,
+            naive_cpu,
+            "ms",
+            "-",
+            True,
+            "ours: function + normaliser + notifier; naive: function + relay + notify relay",
+        )
+    )
