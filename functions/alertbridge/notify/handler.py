@@ -42,6 +42,7 @@ from alertbridge.notify.webhook import payload as webhook
 from alertbridge.notify.webhook.config import WebhookDestination
 from alertbridge.pipeline.deadletter import dead_letter_message
 from alertbridge.runtime import Runtime
+from alertbridge.tenants import Tenant
 from alertbridge.vocabulary import DeadLetterReason as Reason
 
 log = get_logger(__name__)
@@ -54,6 +55,8 @@ DEFAULT_BUDGET_S = 50.0
 # A claim outlives the budget by this much: an attempt that is still posting keeps it;
 # one whose instance died frees the send for a redelivery this long after the budget.
 LEASE_MARGIN_S = 10.0
+# Work done beside a delivery (the sign-of-life record); a few threads serve every delivery.
+_BESIDE = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify-beside")
 
 
 class SendInFlight(RuntimeError):
@@ -155,7 +158,29 @@ def handle_alert(
         detail = f"tenant {alert.tenant_id!r} is not in the tenants file"
         _dead_letter(runtime, data, attributes, "unroutable", detail, message_id, "-")
         return [Delivered("-", "dead_lettered")]
-    observe_sign_of_life(runtime, alert)  # expectations: a matching alert is a run seen
+    # expectations: a matching alert is a run seen. Recorded beside the delivery, not before
+    # it (it decides nothing the page needs), and awaited before returning, so a failure
+    # to record still fails this attempt and Pub/Sub redelivers it.
+    seen = _BESIDE.submit(observe_sign_of_life, runtime, alert)
+    try:
+        return _notify(
+            runtime, alert, tenant, data, attributes, message_id, backoff, session, sleep
+        )
+    finally:
+        seen.result()
+
+
+def _notify(
+    runtime: Runtime,
+    alert: Alert,
+    tenant: Tenant,
+    data: bytes,
+    attributes: Mapping[str, str],
+    message_id: str | None,
+    backoff: Backoff,
+    session: requests.Session | None,
+    sleep: Callable[[float], None] | None,
+) -> list[Delivered]:
     try:
         targets = destination_targets(runtime, alert, os.environ)
     except KeyError as missing:

@@ -12,7 +12,11 @@ same page-once path, so one that was already open is not paged twice.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +29,31 @@ from alertbridge.tenants import Tenants
 SILENCES = "silences"
 HELD = "notify-silenced"  # per (tenant, dedup_key): the latest firing alert held back
 COMMENT_MAX = 500
+# A tenant's silences are read once per this many seconds per process, not once per alert
+# (a query per alert was a quarter of the notifier's Firestore calls). A silence added or
+# expired in this process applies at once; one added elsewhere (the CLI, another
+# instance) applies within this time.
+CACHE_S = float(os.environ.get("ALERTBRIDGE_SILENCE_CACHE_S", "1.0"))
+_cache: weakref.WeakKeyDictionary[StateStore, dict[str, tuple[float, list[dict[str, Any]]]]]
+_cache = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _forget(state: StateStore) -> None:
+    with _cache_lock:
+        _cache.pop(state, None)
+
+
+def _tenant_silences(state: StateStore, tenant_id: str) -> list[dict[str, Any]]:
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(state, {}).get(tenant_id)
+    if cached is not None and now - cached[0] < CACHE_S:
+        return cached[1]
+    found = state.find(SILENCES, "tenant_id", tenant_id)
+    with _cache_lock:
+        _cache.setdefault(state, {})[tenant_id] = (now, found)
+    return found
 
 
 class SilenceError(ValueError):
@@ -81,6 +110,7 @@ def add(
         "created_at": now,
     }
     stored = state.update(SILENCES, silence_id, lambda current: None if current else record)
+    _forget(state)
     if stored is None:  # 48 random bits collided: never in practice, refuse rather than mix
         raise SilenceError("id: collided, try again")
     return stored
@@ -100,7 +130,9 @@ def expire(state: StateStore, silence_id: str, now: float) -> dict[str, Any]:
             return None
         return {**current, "ends_at": now}
 
-    if state.update(SILENCES, silence_id, end) is None:
+    updated = state.update(SILENCES, silence_id, end)
+    _forget(state)
+    if updated is None:
         current = state.get(SILENCES, silence_id)
         if current is None:
             raise SilenceError(f"id {silence_id!r}: no such silence")
@@ -118,7 +150,7 @@ def active_for(state: StateStore, alert: Alert, now: float) -> dict[str, Any] | 
     """The active silence of the alert's tenant that matches it (the one ending last)."""
     hits = [
         s
-        for s in state.find(SILENCES, "tenant_id", alert.tenant_id)
+        for s in _tenant_silences(state, alert.tenant_id)
         if is_active(s, now) and s.get("match") and matches(s["match"], fields_of(alert))
     ]
     return max(hits, key=lambda s: float(s["ends_at"])) if hits else None
