@@ -7,6 +7,7 @@ import hashlib
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -61,12 +62,15 @@ def every_message_key(data: bytes) -> str:
 def drain_markers(
     pipelines: list[tuple[str, dict[str, str], ArrivalClock]], tag: str, timeout: float = 300
 ) -> float:
-    """Send one marker through each pipeline and wait until every marker came out."""
+    """Send one marker through each pipeline and wait until every marker came out. Each
+    tag gets its own dedup keys: a notifier pages an open incident once, so a marker that
+    repeated an earlier one's key would never reach a receiver."""
     started = time.perf_counter()
     keys = []
+    unique = 30_000_000 + 16 * (zlib.crc32(tag.encode()) % 500_000)
     for index, (url, headers, _clock) in enumerate(pipelines):
         key = f"job-marker{tag}-{index}"
-        body = subtask_body(30_000_000 + index) | {"jobId": key}
+        body = subtask_body(unique + index) | {"jobId": key}
         requests.post(url, json=body, headers=headers, timeout=30).raise_for_status()
         keys.append(key)
     wait_until(
@@ -85,6 +89,7 @@ def paced_latency(
     key_of: Callable[[int], str],
     rate: int,
     seconds: float,
+    settle_s: float = 30,
 ) -> dict[str, float]:
     total = int(rate * seconds)
     sent: dict[str, float] = {}
@@ -108,7 +113,9 @@ def paced_latency(
                 time.sleep(delay)
             pool.submit(send, i)
     # the clock may already hold keys of an earlier run: wait for this run's own keys
-    wait_until(lambda: sum(1 for k in list(sent) if k in clock.arrived) >= total, 30, 0.05)
+    wait_until(
+        lambda: sum(1 for k in list(sent) if k in clock.arrived) >= total, settle_s, 0.05
+    )
     latencies = [(clock.arrived[k] - t) * 1000 for k, t in sent.items() if k in clock.arrived]
     return {
         "p50_ms": percentile(latencies, 50),
