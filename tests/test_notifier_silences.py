@@ -19,7 +19,7 @@ from alertbridge.notify.delivery import Backoff
 from alertbridge.notify.handler import handle_alert
 from alertbridge.notify.tick import tick
 from alertbridge.runtime import Runtime
-from alertbridge.state import StateStore
+from alertbridge.state import MemoryStore, StateStore
 from alertbridge.tenants import Tenants, loads_tenants
 from alertbridge_dev import cli
 from alertbridge_dev.capture import CaptureServer
@@ -225,3 +225,35 @@ def test_topic_is_untouched_by_a_silence(
     silence(runtime, clock, dedup_key="*")
     send(runtime, alert(clock, "k"))
     assert topic.quiet(settle=0.5) == []
+
+
+class CountingStore(MemoryStore):
+    """The in-memory store with the contract of Firestore's, counting tenant queries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finds = 0
+
+    def find(self, collection: str, field: str, value: Any) -> list[dict[str, Any]]:
+        self.finds += 1
+        return super().find(collection, field, value)
+
+
+def test_a_notifier_reads_a_tenants_silences_once_a_second_and_its_own_changes_at_once(
+    tenants: Tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock, store = Clock(T0), CountingStore()
+    firing = alert(clock, "flow-a")
+    assert all(silences.active_for(store, firing, clock.now) is None for _ in range(50))
+    assert store.finds == 1  # 50 alerts, one query
+    added = silences.add(store, tenants, "4242", {"source": "adobe.*"}, clock.now + 3600, "m", 0)
+    held = silences.active_for(store, firing, clock.now)
+    assert held is not None and held["id"] == added["id"]  # this process's silence: at once
+    silences.expire(store, added["id"], clock.now)
+    assert silences.active_for(store, firing, clock.now) is None  # and its expiry too
+    # a silence stored by another process is seen once the cache window has passed
+    other = {**added, "id": "other", "ends_at": clock.now + 60}
+    store.update(silences.SILENCES, "other", lambda _: other)
+    monkeypatch.setattr(silences, "CACHE_S", 0.0)
+    seen = silences.active_for(store, firing, clock.now)
+    assert seen is not None and seen["id"] == "other"
