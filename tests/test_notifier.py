@@ -247,3 +247,14 @@ def test_an_alert_for_a_tenant_no_longer_in_the_file_is_dead_lettered_not_droppe
     assert [o.action for o in outcomes] == ["dead_lettered"]
     (dead,) = dead_letters.pull(1)
     assert dead.attributes["dead_letter_reason"] == "unroutable"
+
+
+def test_the_notifier_session_reads_the_environment_only_when_it_names_a_proxy_or_ca() -> None:
+    from alertbridge.notify.delivery import environment_rules
+
+    assert environment_rules({}) is False
+    assert environment_rules({"NO_PROXY": "localhost", "PATH": "/bin"}) is False
+    assert environment_rules({"HTTPS_PROXY": "http://proxy:3128"}) is True
+    assert environment_rules({"http_proxy": "http://proxy:3128"}) is True
+    assert environment_rules({"REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem"}) is True
+    assert environment_rules({"HTTPS_PROXY": ""}) is False

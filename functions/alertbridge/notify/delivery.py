@@ -9,7 +9,6 @@ import os
 import random
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,19 @@ _session: requests.Session | None = None
 _session_lock = threading.Lock()
 
 
+def environment_rules(environ: Mapping[str, str]) -> bool:
+    """Whether requests must read the environment on each request: when it names a proxy
+    or a CA bundle, it still rules, exactly as with ``requests.post``."""
+    proxies = [
+        name
+        for name, value in environ.items()
+        if value and name.lower().endswith("_proxy") and name.lower() != "no_proxy"
+    ]  # what urllib.request.getproxies_environment reads
+    return bool(proxies) or any(
+        environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    )
+
+
 def default_session() -> requests.Session:
     """One pooled session per process: keep-alive to the receivers (no TCP and TLS handshake
     per page) and, when no proxy is configured, no proxy lookup in the environment per
@@ -30,10 +42,7 @@ def default_session() -> requests.Session:
     with _session_lock:
         if _session is None:
             session = requests.Session()
-            # the environment still rules when it says anything (a proxy, a CA bundle)
-            session.trust_env = bool(urllib.request.getproxies()) or any(
-                os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-            )
+            session.trust_env = environment_rules(os.environ)
             _session = session
         return _session
 
