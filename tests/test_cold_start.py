@@ -17,6 +17,8 @@ response = app.test_client().post("/authn/v1/oauth2/token", data={{
     "grant_type": "password", "username": "acme-etl", "password": "acme-demo-secret"}})
 assert response.status_code == 200, response.get_data()
 assert app.test_client().get("/health").status_code == 200
+from pydantic.plugin import _loader
+print("plugins scanned" if _loader._plugins is not None else "plugins not scanned")
 heavy = ("google.cloud.pubsub", "prometheus_client", "alertbridge.alert")
 print(sorted(m for m in sys.modules if m.startswith(heavy)))
 """
@@ -34,3 +36,20 @@ def test_serving_a_token_imports_no_pubsub_client_metrics_library_or_alert_model
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_cold_function_does_not_scan_installed_distributions_for_pydantic_plugins() -> None:
+    """pydantic's plugin lookup reads every distribution's entry points on the first model
+    (~40-60 ms of cold start); alertbridge turns it off unless the deployer set it."""
+    env = {
+        **os.environ,
+        "ALERTBRIDGE_TENANTS_FILE": str(EXAMPLE_TENANTS),
+        "ALERTBRIDGE_JWT_KEYS": '{"k1": "' + "x" * 40 + '"}',
+    }
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    env.pop("PUBSUB_EMULATOR_HOST", None)
+    out = subprocess.run(
+        [sys.executable, "-c", CODE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "plugins not scanned" in out.stdout.splitlines()
