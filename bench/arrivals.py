@@ -113,9 +113,7 @@ def paced_latency(
                 time.sleep(delay)
             pool.submit(send, i)
     # the clock may already hold keys of an earlier run: wait for this run's own keys
-    wait_until(
-        lambda: sum(1 for k in list(sent) if k in clock.arrived) >= total, settle_s, 0.05
-    )
+    wait_until(lambda: sum(1 for k in list(sent) if k in clock.arrived) >= total, settle_s, 0.05)
     latencies = [(clock.arrived[k] - t) * 1000 for k, t in sent.items() if k in clock.arrived]
     return {
         "p50_ms": percentile(latencies, 50),

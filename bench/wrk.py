@@ -34,34 +34,7 @@ def run_wrk(
         script = script.replace(
             'string.gsub(wrk.body_template, "__N__", tostring(counter))', "wrk.body_template"
         )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "2",
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--latency",
-            "-s",
-            handle.name,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    p99_ms = float("nan")
-    if p99:
-        value, unit = float(p99.group(1)), p99.group(2)
-        p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    return {"rps": rps, "non2xx": float(non2xx.group(1)) if non2xx else 0.0, "p99_ms": p99_ms}
+    return _wrk(script, url, seconds, connections)
 
 
 def run_wrk_requests(
@@ -94,14 +67,22 @@ request = function()
 end
 """
     )
+    return _wrk("\n".join(lines), url, seconds, connections)
+
+
+def _wrk(script: str, url: str, seconds: int, connections: int) -> dict[str, float]:
+    """Run wrk with a Lua script: req/s, non-2xx responses and p99 (ms) from its report."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write("\n".join(lines))
+        handle.write(script)
+    argv = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", handle.name, url],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
+        [*argv, "-s", handle.name, url], capture_output=True, text=True, timeout=seconds + 60
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "non2xx": float(non2xx.group(1)) if non2xx else 0.0}
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99_ms = float("nan")
+    if p99:
+        value, unit = float(p99.group(1)), p99.group(2)
+        p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    return {"rps": rps, "non2xx": float(non2xx.group(1)) if non2xx else 0.0, "p99_ms": p99_ms}

@@ -47,41 +47,43 @@ def run(ctx: Context) -> None:
     def latency_pair(rate: int, offset: int) -> tuple[dict[str, float], dict[str, float]]:
         # CPU of every process of each pipeline over its own paced run: the HTTP function
         # and the normaliser (ours; idle on the inline path) vs the function and the relay
-        def naive_run() -> tuple[dict[str, float], float]:
-            before = cpu_of([services.naive, services.relay])
-            figures = paced_latency(
+        sides = {
+            # side: (url, headers, clock, job prefix, its processes)
+            "naive": (
                 naive_url + "/",
                 {"Content-Type": "application/json"},
-                lambda i: json.dumps(
-                    subtask_body(offset + i) | {"jobId": f"job-n{tag}-{offset + i}"}
-                ),
                 naive_clock,
-                lambda i: f"job-n{tag}-{offset + i}",
-                rate,
-                seconds,
-            )
-            return figures, cpu_of([services.naive, services.relay]) - before
-
-        def ours_run() -> tuple[dict[str, float], float]:
-            before = cpu_of([services.ours, services.normalizer])
-            figures = paced_latency(
+                "n",
+                [services.naive, services.relay],
+            ),
+            "ours": (
                 ours_url + SUBTASK,
                 {**auth, "Content-Type": "application/json"},
-                lambda i: json.dumps(
-                    subtask_body(offset + i) | {"jobId": f"job-o{tag}-{offset + i}"}
-                ),
                 ours_clock,
-                lambda i: f"job-o{tag}-{offset + i}",
+                "o",
+                [services.ours, services.normalizer],
+            ),
+        }
+
+        def run_side(side: str) -> tuple[dict[str, float], float]:
+            url, headers, clock, prefix, procs = sides[side]
+            before = cpu_of(procs)
+            job = f"job-{prefix}{tag}-"
+            figures = paced_latency(
+                url,
+                headers,
+                lambda i: json.dumps(subtask_body(offset + i) | {"jobId": f"{job}{offset + i}"}),
+                clock,
+                lambda i: f"{job}{offset + i}",
                 rate,
                 seconds,
             )
-            return figures, cpu_of([services.ours, services.normalizer]) - before
+            return figures, cpu_of(procs) - before
 
         # alternate which pipeline goes first from one run to the next (--runs)
-        if ctx.round % 2 == 0:
-            (naive, naive_cpu), (ours, ours_cpu) = naive_run(), ours_run()
-        else:
-            (ours, ours_cpu), (naive, naive_cpu) = ours_run(), naive_run()
+        order = ["naive", "ours"] if ctx.round % 2 == 0 else ["ours", "naive"]
+        measured = {side: run_side(side) for side in order}
+        (naive, naive_cpu), (ours, ours_cpu) = measured["naive"], measured["ours"]
         cpu[rate] = {
             "ours_ms": 1000 * ours_cpu / max(ours["arrived"], 1.0),
             "naive_ms": 1000 * naive_cpu / max(naive["arrived"], 1.0),
