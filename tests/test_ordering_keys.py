@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,6 +31,16 @@ def test_production_publishes_with_the_dedup_key_itself() -> None:
     assert emulator_ordering_buckets(None) == 0
     assert ordering_key_for("job-1/2", 0) == "job-1/2"
     assert emulator_ordering_buckets("127.0.0.1:8681") == EMULATOR_ORDERING_BUCKETS
+
+
+def test_a_bad_bucket_count_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALERTBRIDGE_EMULATOR_ORDERING_BUCKETS", "lots")
+    with pytest.raises(ValueError, match="ALERTBRIDGE_EMULATOR_ORDERING_BUCKETS='lots'"):
+        emulator_ordering_buckets("127.0.0.1:8681")
+    monkeypatch.setenv("ALERTBRIDGE_EMULATOR_ORDERING_BUCKETS", "0")
+    assert emulator_ordering_buckets("127.0.0.1:8681") == 0
 
 
 @given(st.lists(st.text(min_size=1, max_size=300), min_size=1, max_size=200))

@@ -260,7 +260,12 @@ def ordering_key_for(key: str, buckets: int) -> str:
 def emulator_ordering_buckets(emulator_host: str | None) -> int:
     if not emulator_host:
         return 0
-    return int(os.environ.get("ALERTBRIDGE_EMULATOR_ORDERING_BUCKETS", EMULATOR_ORDERING_BUCKETS))
+    raw = os.environ.get("ALERTBRIDGE_EMULATOR_ORDERING_BUCKETS", str(EMULATOR_ORDERING_BUCKETS))
+    if not raw.strip().isdigit():
+        raise ValueError(
+            f"ALERTBRIDGE_EMULATOR_ORDERING_BUCKETS={raw!r}: must be a whole number >= 0"
+        )
+    return int(raw)
 
 
 class Publisher:
