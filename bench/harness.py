@@ -166,7 +166,8 @@ def summarise_runs(reports: list[Report]) -> tuple[str, list[dict[str, Any]]]:
         met = judge(goal, ours, mid)
         lines.append(
             f"| {name} | {ours:,.1f} {unit} | {base:,.1f} {unit} | {mid:.2f} |"
-            f" {min(ratios):.2f}-{max(ratios):.2f} | {goal} | {'yes' if met else 'no'} |"
+            f" {min(ratios):.2f}-{max(ratios):.2f} | {goal} |"
+            f" {'-' if goal == '-' else 'yes' if met else 'no'} |"
         )
         rows.append(
             {
