@@ -191,10 +191,13 @@ class Health:
 
 def report(runtime: Any, health: Health, needs_pubsub: bool) -> tuple[int, dict[str, Any]]:
     """(status, body) from last known state only; never blocks on a dependency."""
-    checks: dict[str, Any] = {
-        "tenants": {"ok": len(runtime.tenants) > 0, "count": len(runtime.tenants)},
-        "signing_keys": {"ok": runtime.keyring is not None},
-    }
+    if needs_pubsub:
+        checks: dict[str, Any] = {
+            "tenants": {"ok": len(runtime.tenants) > 0, "count": len(runtime.tenants)}
+        }
+    else:  # the token function reads the service accounts only (auth/accounts.py)
+        checks = {"accounts": {"ok": len(runtime.accounts) > 0, "count": len(runtime.accounts)}}
+    checks["signing_keys"] = {"ok": runtime.keyring is not None}
     publisher = getattr(runtime, "_publisher", None)
     last_publish = (publisher.last_success or 0) if publisher is not None else 0
     if needs_pubsub:

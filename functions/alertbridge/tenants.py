@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +24,18 @@ from pydantic import (
     model_validator,
 )
 
+from alertbridge.auth.accounts import (
+    HASH_PATTERN,
+    TENANT_ID_PATTERN,
+    USERNAME_MAX_LENGTH,
+    USERNAME_PATTERN,
+    Account,
+    Accounts,
+    index_accounts,
+    parse_yaml,
+    read_tenants_text,
+)
+from alertbridge.auth.accounts import TenantsFileError as TenantsFileError
 from alertbridge.durations import Duration
 from alertbridge.expectations.config import Expectation
 from alertbridge.notify.opsgenie.config import OpsgenieDestination
@@ -34,20 +45,14 @@ from alertbridge.notify.teams.config import TeamsDestination
 from alertbridge.notify.webhook.config import WebhookDestination
 from alertbridge.sources import specs
 
-TENANT_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,62}$"
 # Pub/Sub topic names: 3-255 chars, start with a letter, no "goog" prefix.
 TOPIC_PATTERN = r"^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$"
-HASH_PATTERN = r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
-
-
-class TenantsFileError(ValueError):
-    """The tenants file is invalid; the message names the offending key."""
 
 
 class ServiceAccount(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    username: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._@+-]+$")
+    username: str = Field(min_length=1, max_length=USERNAME_MAX_LENGTH, pattern=USERNAME_PATTERN)
     password_hash: str = Field(
         pattern=HASH_PATTERN,
         description="output of `alertbridge hash-secret`; never the plain secret",
@@ -144,7 +149,9 @@ class Tenant(BaseModel):
 def _tenant_model() -> type[Tenant]:
     """Tenant with one optional block per registered source, named by its ``config_key``."""
     blocks: dict[str, Any] = {
-        spec.config_key: (spec.config, Field(default_factory=spec.config)) for spec in specs()
+        spec.config_key: (config, Field(default_factory=config))
+        for spec in specs()
+        for config in [spec.load_config()]
     }
     model: type[Tenant] = create_model("Tenant", __base__=Tenant, __module__=__name__, **blocks)
     return model
@@ -162,17 +169,7 @@ class TenantsFileBase(BaseModel):
     def _unique(self) -> TenantsFileBase:
         _no_duplicates("id", [t.id for t in self.tenants])
         _no_duplicates("topic", [t.topic_name for t in self.tenants])
-        hashes: dict[str, str] = {}
-        for tenant in self.tenants:
-            for account in tenant.service_accounts:
-                if (
-                    hashes.setdefault(account.username, account.password_hash)
-                    != account.password_hash
-                ):
-                    raise ValueError(
-                        f"service_accounts.username {account.username!r} is bound to several "
-                        "tenants with different password_hash values; one account has one secret"
-                    )
+        accounts_of(self.tenants)  # one username, one secret
         _no_duplicates_per_source(self.tenants)
         return self
 
@@ -183,6 +180,14 @@ TenantsFile: type[TenantsFileBase] = create_model(
     __module__=__name__,
     tenants=(list[TenantModel], Field(min_length=1)),  # type: ignore[valid-type]
 )
+
+
+def accounts_of(tenants: Iterable[Tenant]) -> Accounts:
+    return index_accounts(
+        (tenant.id, Account(account.username, account.password_hash))
+        for tenant in tenants
+        for account in tenant.service_accounts
+    )
 
 
 def _no_duplicates_per_source(tenants: Iterable[Tenant]) -> None:
@@ -212,10 +217,7 @@ class Tenants:
     def __init__(self, file: TenantsFileBase) -> None:
         self.file = file
         self._by_id = {t.id: t for t in file.tenants}
-        self._accounts: dict[str, tuple[ServiceAccount, list[str]]] = {}
-        for tenant in file.tenants:
-            for account in tenant.service_accounts:
-                self._accounts.setdefault(account.username, (account, []))[1].append(tenant.id)
+        self.accounts = accounts_of(file.tenants)
         self._memo: dict[str, Any] = {}
 
     def __iter__(self) -> Iterator[Tenant]:
@@ -227,9 +229,9 @@ class Tenants:
     def get(self, tenant_id: str) -> Tenant | None:
         return self._by_id.get(tenant_id)
 
-    def account(self, username: str) -> tuple[ServiceAccount, list[str]] | None:
+    def account(self, username: str) -> tuple[Account, list[str]] | None:
         """The account and the ids of every tenant it is bound to."""
-        return self._accounts.get(username)
+        return self.accounts.account(username)
 
     def owner_of(self, key: str, keys_of: Callable[[Tenant], Iterable[str]]) -> Tenant | None:
         """The tenant whose ``keys_of`` lists ``key`` (an application, an account): the index
@@ -270,20 +272,12 @@ def parse_tenants(data: Any, origin: str = "<tenants>") -> Tenants:
 
 def load_tenants(path: str | os.PathLike[str]) -> Tenants:
     """Read and validate a tenants YAML file; errors name the offending key."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TenantsFileError(f"cannot read tenants file {path}: {exc.strerror}") from None
-    return loads_tenants(text, origin=str(path))
+    text, origin = read_tenants_text(None, Path(path))
+    return loads_tenants(text, origin=origin)
 
 
 def loads_tenants(text: str, origin: str = "<tenants>") -> Tenants:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TenantsFileError(f"invalid YAML in tenants file {origin}: {exc}") from None
-    return parse_tenants(data, origin)
+    return parse_tenants(parse_yaml(text, origin), origin)
 
 
 def json_schema() -> dict[str, Any]:

@@ -145,7 +145,7 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
         )
     if runtime.keyring is None:
         raise unavailable("token signing keys are not configured")
-    found = runtime.tenants.account(username)
+    found = runtime.accounts.account(username)
     key = account_key(username, found is not None)
     throttle(runtime, request, key)
     if not verify_secret(password, found[0].password_hash if found else None) or found is None:

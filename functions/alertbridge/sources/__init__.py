@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from alertbridge.vocabulary import DeadLetterReason
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from alertbridge.alert import Alert
     from alertbridge.pipeline.envelope import IngestEnvelope
     from alertbridge.tenants import Tenants
@@ -61,7 +61,8 @@ class SourceSpec:
     """``module:function``, the pure ``parse(envelope, tenants) -> list[Alert]``."""
     config_key: str
     """Its block in each tenant of the tenants file."""
-    config: type[BaseModel]
+    config: str
+    """``module:Class``, the pydantic model of that block (imported by the tenants model)."""
     run_ordered: bool = False
     """Its alerts carry run start times: resolve and re-open by run order."""
     description: str = field(default="", compare=False)
@@ -69,6 +70,10 @@ class SourceSpec:
     def load_handler(self) -> Callable[..., Any]:
         handler: Callable[..., Any] = _load(self.handler)
         return handler
+
+    def load_config(self) -> type[BaseModel]:
+        config: type[BaseModel] = _load(self.config)
+        return config
 
     def load_adapter(self) -> Adapter:
         adapter: Adapter = _load(self.adapter)
@@ -83,9 +88,7 @@ def _load(dotted: str) -> Any:
 @cache
 def specs() -> tuple[SourceSpec, ...]:
     """Every registered source, importing only each package's small ``__init__``."""
-    found = tuple(
-        importlib.import_module(f"{__name__}.{package}").SPEC for package in PACKAGES
-    )
+    found = tuple(importlib.import_module(f"{__name__}.{package}").SPEC for package in PACKAGES)
     _check_unique(found)
     return found
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import Request
 
@@ -23,7 +23,9 @@ from alertbridge.errors import (
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pubsub import PublishError
 from alertbridge.runtime import Runtime
-from alertbridge.tenants import Tenant
+
+if TYPE_CHECKING:
+    from alertbridge.tenants import Tenant
 
 
 class Reply(NamedTuple):
@@ -96,7 +98,7 @@ def authorize(runtime: Runtime, request: Request) -> tuple[TokenClaims, str]:
         raise forbidden(f"tenant {tenant_id!r} is not configured")
     # A token outlives edits of the tenants file by up to 30 min: its account must still
     # exist and still be bound to the tenant, or a removed account keeps posting.
-    account = runtime.tenants.account(claims.subject)
+    account = runtime.accounts.account(claims.subject)
     if account is None:
         raise unauthorized("the token's account no longer exists")
     if tenant_id not in account[1]:

@@ -2,7 +2,6 @@
 webhooks (seed 002): RSA-signed by Adobe, routed to a tenant by IMS org and sandbox."""
 
 from alertbridge.sources import SourceSpec
-from alertbridge.sources.adobe.config import CONFIG_KEY, AdobeSettings
 
 SPEC = SourceSpec(
     name="adobe.flow_run",
@@ -11,8 +10,8 @@ SPEC = SourceSpec(
     methods=("GET", "POST"),
     handler="alertbridge.sources.adobe.ingress:handle",
     adapter="alertbridge.sources.adobe.adapter:parse",
-    config_key=CONFIG_KEY,
-    config=AdobeSettings,
+    config_key="adobe",
+    config="alertbridge.sources.adobe.config:AdobeSettings",
     run_ordered=True,
     description="Adobe Experience Platform flow-run webhooks (Adobe I/O Events)",
 )

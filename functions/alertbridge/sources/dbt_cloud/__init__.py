@@ -7,7 +7,6 @@
 """
 
 from alertbridge.sources import SourceSpec
-from alertbridge.sources.dbt_cloud.config import CONFIG_KEY, DbtCloudSettings
 
 SPEC = SourceSpec(
     name="dbt_cloud.job_run",
@@ -16,8 +15,8 @@ SPEC = SourceSpec(
     methods=("POST",),
     handler="alertbridge.sources.dbt_cloud.ingress:handle",
     adapter="alertbridge.sources.dbt_cloud.adapter:parse_envelope",
-    config_key=CONFIG_KEY,
-    config=DbtCloudSettings,
+    config_key="dbt_cloud",
+    config="alertbridge.sources.dbt_cloud.config:DbtCloudSettings",
     run_ordered=True,
     description="dbt Cloud job webhooks (job.run.completed / job.run.errored)",
 )

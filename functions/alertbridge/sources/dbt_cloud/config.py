@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alertbridge.sources.dbt_cloud import SPEC
 from alertbridge.vocabulary import ENV_NAME_PATTERN
 
 if TYPE_CHECKING:
     from alertbridge.tenants import Tenant, Tenants
 
-CONFIG_KEY = "dbt_cloud"
+CONFIG_KEY = SPEC.config_key
 
 AccountId = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
 

@@ -2,7 +2,6 @@
 the scheduled poller, routed by application name."""
 
 from alertbridge.sources import SourceSpec
-from alertbridge.sources.informatica.config import CONFIG_KEY, InformaticaSettings
 
 SPEC = SourceSpec(
     name="informatica.cih",
@@ -11,8 +10,8 @@ SPEC = SourceSpec(
     methods=("POST",),
     handler="alertbridge.sources.informatica.ingress:handle",
     adapter="alertbridge.sources.informatica.adapter:parse",
-    config_key=CONFIG_KEY,
-    config=InformaticaSettings,
+    config_key="informatica",
+    config="alertbridge.sources.informatica.config:InformaticaSettings",
     run_ordered=True,
     description="Informatica Cloud Integration Hub event payloads",
 )

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alertbridge.sources.informatica import SPEC
+
 if TYPE_CHECKING:
     from alertbridge.tenants import Tenant, Tenants
 
-CONFIG_KEY = "informatica"
+CONFIG_KEY = SPEC.config_key
 
 
 class CihPoll(BaseModel):

@@ -2,7 +2,6 @@
 (seed 000), authenticated by the bearer tokens of ``alertbridge.auth``."""
 
 from alertbridge.sources import SourceSpec
-from alertbridge.sources.subtask.config import CONFIG_KEY, SubtaskSettings
 
 SPEC = SourceSpec(
     name="liveramp.subtask",
@@ -11,7 +10,7 @@ SPEC = SourceSpec(
     methods=("POST",),
     handler="alertbridge.sources.subtask.ingress:handle",
     adapter="alertbridge.sources.subtask.adapter:parse",
-    config_key=CONFIG_KEY,
-    config=SubtaskSettings,
+    config_key="subtask",
+    config="alertbridge.sources.subtask.config:SubtaskSettings",
     description="Sub-task error messages (LiveRamp Safe Haven Sub-Task Messaging API)",
 )

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from alertbridge.sources.subtask import SPEC
 from alertbridge.vocabulary import Severity
 
 if TYPE_CHECKING:
     from alertbridge.tenants import Tenant
 
-CONFIG_KEY = "subtask"
+CONFIG_KEY = SPEC.config_key
 
 
 class SubtaskSettings(BaseModel):
