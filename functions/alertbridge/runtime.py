@@ -46,6 +46,8 @@ class Runtime:
     _state: StateStore | None = field(default=None, repr=False)
     _accounts: Accounts | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # its own lock: the health probe builds the publisher (a 0.3 s import) under ``_lock``
+    _tenants_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -69,7 +71,7 @@ class Runtime:
     def tenants(self) -> Tenants:
         """The validated tenants file, read on first use (every function but the token one)."""
         if self._tenants is None:
-            with self._lock:
+            with self._tenants_lock:
                 if self._tenants is None:
                     from alertbridge.tenants import loads_tenants
 
@@ -90,7 +92,7 @@ class Runtime:
         if self._tenants is not None:
             return self._tenants.accounts
         if self._accounts is None:
-            with self._lock:
+            with self._tenants_lock:
                 if self._accounts is None:
                     self._accounts = load_accounts(
                         self.settings.tenants_inline, self.settings.tenants_file
