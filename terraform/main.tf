@@ -226,10 +226,13 @@ resource "google_secret_manager_secret" "tenants" {
   depends_on = [google_project_service.apis]
 }
 
+# Stored as JSON (a subset of YAML, so every reader still reads it): the data exactly as
+# Terraform's yamldecode read it to create the topics, and the functions parse it without
+# loading the YAML library (the token function's cold start; see README "Cold start").
 resource "google_secret_manager_secret_version" "tenants" {
   count       = var.tenants_secret_id == null ? 1 : 0
   secret      = google_secret_manager_secret.tenants[0].id
-  secret_data = file(var.tenants_file)
+  secret_data = jsonencode(yamldecode(file(var.tenants_file)))
 }
 
 # ---- Firestore (run order of Adobe flows) ----------------------------------------------

@@ -21,6 +21,7 @@ import hcl2
 import pytest
 import yaml
 
+from alertbridge.tenants import load_tenants
 from conftest import EXAMPLE_TENANTS, ROOT
 
 TF = ROOT / "terraform"
@@ -517,7 +518,7 @@ def test_no_secret_value_is_written_in_a_tf_file() -> None:
     ]
     assert [n for _, n, _ in versions] == ["tenants"], "values belong out of band"
     ((_, _, tenants),) = versions
-    assert tenants["secret_data"] == "${file(var.tenants_file)}"
+    assert tenants["secret_data"] == "${jsonencode(yamldecode(file(var.tenants_file)))}"
     assert "var.tenants_secret_id == null" in tenants["count"]
     for path in TF_FILES:
         text = path.read_text()
@@ -837,6 +838,50 @@ def test_the_tenants_file_is_a_mounted_secret_not_an_environment_variable(
     (version,) = [b for t, n, b, _ in resources() if t == "google_secret_manager_secret_version"]
     assert "file(var.tenants_file)" in str(version["secret_data"])
     assert "var.tenants_secret_id == null" in str(version["count"])
+
+
+@needs_terraform
+def test_the_secret_holds_the_tenants_file_as_json_that_loads_to_the_same_tenants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The module stores the tenants file as Terraform's own reading of it, in JSON; the
+    functions (full model and the token function's accounts reader) read the same tenants
+    from it as from the YAML file."""
+    (version,) = [b for t, n, b, _ in resources() if t == "google_secret_manager_secret_version"]
+    expression = str(version["secret_data"]).removeprefix("${").removesuffix("}")
+    root = tmp_path / "secret"
+    root.mkdir()
+    (root / "main.tf").write_text(
+        'variable "tenants_file" {\n  type = string\n}\n'
+        f'output "secret_data" {{\n  value = {expression}\n}}\n'
+    )
+    (root / "terraformrc").write_text("")
+    assert terraform(root, "init", "-backend=false").returncode == 0
+    applied = terraform(root, "apply", "-auto-approve", f"-var=tenants_file={EXAMPLE_TENANTS}")
+    assert applied.returncode == 0, applied.stderr
+    out = subprocess.run(
+        ["terraform", "output", "-raw", "secret_data"],
+        cwd=root,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": str(root / "terraformrc")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and out.stdout.startswith("{"), out.stderr
+    mounted = tmp_path / "tenants.yaml"
+    mounted.write_text(out.stdout)
+    from alertbridge.auth.accounts import load_accounts
+    from alertbridge.runtime import Runtime
+
+    monkeypatch.delenv("ALERTBRIDGE_TENANTS", raising=False)
+    monkeypatch.setenv("ALERTBRIDGE_TENANTS_FILE", str(mounted))
+    from_secret = Runtime.from_env().tenants
+    from_yaml = load_tenants(EXAMPLE_TENANTS)
+    assert from_secret.file.model_dump() == from_yaml.file.model_dump()
+    accounts = load_accounts(None, mounted)
+    for tenant in from_yaml:
+        for account in tenant.service_accounts:
+            assert accounts.account(account.username) == from_yaml.account(account.username)
 
 
 @needs_terraform

@@ -4,6 +4,7 @@ naive publishing function; median of 5 interleaved rounds."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
+import yaml
 
 from alertbridge_dev.emulator import free_port, wait_until
 from bench.harness import ROOT, SUBTASK, Row, ratio, subtask_body
@@ -25,6 +27,11 @@ def run(ctx: Context) -> None:
     backend, auth, report = ctx.stack.backend(), ctx.stack.auth, ctx.report
     print("4. cold start (process start -> first 2xx, median of 5 rounds)", flush=True)
     python = deployed_python()
+    # the tenants file as the deployed secret holds it: JSON (terraform/main.tf stores
+    # jsonencode(yamldecode(file)))
+    secret = ctx.stack.tenants_file.with_suffix(".secret.json")
+    secret.write_text(json.dumps(yaml.safe_load(ctx.stack.tenants_file.read_text())))
+    ours_env = {**backend.ours_env, "ALERTBRIDGE_TENANTS_FILE": str(secret)}
 
     def start_once(
         target: str, source: Path, env: dict[str, str], request: Callable[[str], int]
@@ -48,7 +55,7 @@ def run(ctx: Context) -> None:
         "token": (
             "token",
             ROOT / "functions" / "main.py",
-            backend.ours_env,
+            ours_env,
             lambda u: (
                 requests.post(u + "/authn/v1/oauth2/token", data=TOKEN_FORM, timeout=5).status_code
             ),
@@ -62,7 +69,7 @@ def run(ctx: Context) -> None:
         "subtask": (
             "subtask",
             ROOT / "functions" / "main.py",
-            backend.ours_env,
+            ours_env,
             lambda u: (
                 requests.post(
                     u + SUBTASK, json=subtask_body(1), headers=auth, timeout=5

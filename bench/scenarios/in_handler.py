@@ -31,10 +31,10 @@ def in_handler_p99(ctx: Context) -> dict[str, float]:
     from flask import Flask, request
 
     from alertbridge.auth.tokens import issue_token
-    from alertbridge.bodies import parse_object
+    from alertbridge.bodies import parse_object, read_body
     from alertbridge.runtime import Runtime
     from alertbridge.settings import Settings
-    from alertbridge.sources.common import authorize, envelope, read_body
+    from alertbridge.sources.common import authorize, envelope
     from alertbridge.sources.subtask import adapter as subtask
 
     keyring = ctx.stack.keyring

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from alertbridge.errors import ApiError, FieldProblem, bad_request
 
+if TYPE_CHECKING:
+    from flask import Request
+
 MAX_JSON_DEPTH = 32
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"the body is larger than {limit} bytes (254 KB)",
+        [FieldProblem("body", f"<= {limit} bytes", "payload too large")],
+    )
+
+
+def check_declared_size(request: Request, limit: int) -> None:
+    """Refuse on the Content-Length header alone, before reading anything."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    check_declared_size(request, limit)
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise too_large(limit)
+    return body
 
 
 def media_type(content_type: str | None) -> str:

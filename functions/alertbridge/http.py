@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from flask import Request, Response
 
@@ -20,9 +22,21 @@ from alertbridge.errors import ApiError
 from alertbridge.logs import get_logger
 from alertbridge.runtime import Runtime, get_runtime
 from alertbridge.sources import SourceSpec, specs
-from alertbridge.sources.common import Reply, new_request_id
 
 log = get_logger(__name__)
+
+
+class Reply(NamedTuple):
+    """What a handler answers: a JSON body (or plain text) with its status and headers."""
+
+    status: int
+    body: dict[str, Any] | list[Any] | str
+    headers: Mapping[str, str] = MappingProxyType({})
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
 
 Handler = Callable[[Runtime, Request, str], Reply]
 

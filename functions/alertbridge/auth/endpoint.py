@@ -16,10 +16,10 @@ from flask import Request
 
 from alertbridge.auth.passwords import verify_secret
 from alertbridge.auth.tokens import issue_token
-from alertbridge.bodies import media_type, parse_form, unsupported
+from alertbridge.bodies import media_type, parse_form, read_body, unsupported
 from alertbridge.errors import ApiError, FieldProblem, unavailable
+from alertbridge.http import Reply
 from alertbridge.runtime import Runtime
-from alertbridge.sources.common import Reply, read_body
 
 PATH = "/authn/v1/oauth2/token"
 FORM = "application/x-www-form-urlencoded"

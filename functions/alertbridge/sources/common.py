@@ -1,13 +1,11 @@
-"""What every ingress endpoint shares: body limits, bearer auth, durable publish."""
+"""What every ingress endpoint shares: bearer auth, tenant limits, durable publish."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from flask import Request
 
@@ -20,45 +18,13 @@ from alertbridge.errors import (
     unauthorized,
     unavailable,
 )
+from alertbridge.http import Reply
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pubsub import PublishError
 from alertbridge.runtime import Runtime
 
 if TYPE_CHECKING:
     from alertbridge.tenants import Tenant
-
-
-class Reply(NamedTuple):
-    status: int
-    body: dict[str, Any] | list[Any] | str
-    headers: Mapping[str, str] = MappingProxyType({})
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
-def too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        "payload_too_large",
-        f"the body is larger than {limit} bytes (254 KB)",
-        [FieldProblem("body", f"<= {limit} bytes", "payload too large")],
-    )
-
-
-def check_declared_size(request: Request, limit: int) -> None:
-    """Refuse on the Content-Length header alone, before reading anything."""
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large(limit)
-
-
-def read_body(request: Request, limit: int) -> bytes:
-    check_declared_size(request, limit)
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise too_large(limit)
-    return body
 
 
 def bearer_claims(runtime: Runtime, request: Request) -> TokenClaims:

@@ -20,8 +20,9 @@ from typing import Any
 
 from flask import Request
 
-from alertbridge.bodies import media_type, parse_json, unsupported
+from alertbridge.bodies import check_declared_size, media_type, parse_json, read_body, unsupported
 from alertbridge.errors import FieldProblem, bad_request
+from alertbridge.http import Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.sources.adobe.signature import (
@@ -30,10 +31,7 @@ from alertbridge.sources.adobe.signature import (
     verify,
 )
 from alertbridge.sources.common import (
-    Reply,
     accept_events,
-    check_declared_size,
-    read_body,
 )
 
 PATH = "/adobe/v1/flow-run-notifications"

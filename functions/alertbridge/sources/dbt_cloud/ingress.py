@@ -18,16 +18,15 @@ from datetime import UTC, datetime
 
 from flask import Request
 
-from alertbridge.bodies import media_type, parse_json, unsupported
+from alertbridge.bodies import media_type, parse_json, read_body, unsupported
 from alertbridge.errors import ApiError, FieldProblem, bad_request, unavailable
+from alertbridge.http import Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources import AdapterError
 from alertbridge.sources.common import (
-    Reply,
     charge_tenant,
     envelope,
     publish_envelopes,
-    read_body,
 )
 from alertbridge.sources.dbt_cloud import adapter
 from alertbridge.sources.dbt_cloud.config import DbtCloudSettings, settings_of, tenant_for_account

@@ -18,15 +18,13 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from flask import Request
 
-from alertbridge.bodies import media_type, parse_json, unsupported
+from alertbridge.bodies import check_declared_size, media_type, parse_json, read_body, unsupported
 from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden
+from alertbridge.http import Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources.common import (
-    Reply,
     accept_events,
     authorize,
-    check_declared_size,
-    read_body,
 )
 from alertbridge.sources.informatica import adapter as informatica
 from alertbridge.sources.informatica.config import tenant_for_application
@@ -230,9 +228,7 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
     body = read_body(request, limit)
     events = events_from(body, request.content_type)
     for event in events:
-        owner = tenant_for_application(
-            runtime.tenants, str(event.get("applicationName"))
-        )
+        owner = tenant_for_application(runtime.tenants, str(event.get("applicationName")))
         if owner is not None and owner.id not in claims.tenants:
             raise forbidden(
                 f"application {event.get('applicationName')!r} belongs to a tenant this token "

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from flask import Request
 
-from alertbridge.bodies import looks_like_form, media_type, parse_object
+from alertbridge.bodies import (
+    check_declared_size,
+    looks_like_form,
+    media_type,
+    parse_object,
+    read_body,
+)
+from alertbridge.http import Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources.common import (
-    Reply,
     authorize,
-    check_declared_size,
     envelope,
     publish_envelopes,
-    read_body,
 )
 from alertbridge.sources.subtask import adapter as subtask
 
