@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from alertbridge.alert import Alert, AlertError, Link, Resource
 from alertbridge.notify.decide import decide
@@ -249,12 +251,141 @@ def test_an_alert_for_a_tenant_no_longer_in_the_file_is_dead_lettered_not_droppe
     assert dead.attributes["dead_letter_reason"] == "unroutable"
 
 
-def test_the_notifier_session_reads_the_environment_only_when_it_names_a_proxy_or_ca() -> None:
-    from alertbridge.notify.delivery import environment_rules
+def test_the_notifier_session_reads_the_environment_per_request_only_when_it_names_a_proxy() -> (
+    None
+):
+    from alertbridge.notify.delivery import ca_bundle, environment_rules
 
     assert environment_rules({}) is False
     assert environment_rules({"NO_PROXY": "localhost", "PATH": "/bin"}) is False
     assert environment_rules({"HTTPS_PROXY": "http://proxy:3128"}) is True
     assert environment_rules({"http_proxy": "http://proxy:3128"}) is True
-    assert environment_rules({"REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem"}) is True
+    assert environment_rules({"REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem"}) is False
     assert environment_rules({"HTTPS_PROXY": ""}) is False
+    # a CA bundle is the session's, read once, in requests' order of precedence
+    assert ca_bundle({"CURL_CA_BUNDLE": "/c.pem", "REQUESTS_CA_BUNDLE": "/r.pem"}) == "/r.pem"
+    assert ca_bundle({"CURL_CA_BUNDLE": "/c.pem"}) == "/c.pem"
+    assert ca_bundle({"REQUESTS_CA_BUNDLE": ""}) is None
+
+
+def _private_authority(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A corporate CA's bundle, and a certificate for 127.0.0.1 it signed (with its key)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "corp test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    bundle, chain, key = tmp_path / "corp-ca.pem", tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    bundle.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return bundle, chain, key
+
+
+def test_a_ca_bundle_named_in_the_environment_is_the_one_a_delivery_trusts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver whose certificate only that bundle vouches for is reached; the session
+    does not look into the environment on each request to know it."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from alertbridge.notify import delivery
+
+    bundle, chain, key = _private_authority(tmp_path)
+    received: list[bytes] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(chain, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    monkeypatch.setattr(delivery, "_session", None)
+    try:
+        session = delivery.default_session()
+        assert session.trust_env is False and session.verify == str(bundle)
+        url = f"https://127.0.0.1:{server.server_address[1]}/"
+        result = delivery.post_json(url, {"page": 1}, delivery.Backoff(attempts=1))
+        assert result.ok and result.status == 202 and received == [b'{"page": 1}']
+        # without the bundle the same receiver is refused: the bundle is what was trusted
+        plain = requests.Session()
+        plain.trust_env = False  # the default trust store only
+        refused = delivery.post_json(url, {"page": 2}, delivery.Backoff(attempts=1), session=plain)
+        assert not refused.ok and refused.detail == "SSLError" and len(received) == 1
+    finally:
+        server.shutdown()
+        monkeypatch.setattr(delivery, "_session", None)
