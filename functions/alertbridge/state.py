@@ -45,6 +45,7 @@ class FirestoreStore:
         database: str = "(default)",
         prefix: str = "alertbridge",
         max_attempts: int = 25,
+        timeout_s: float = 30.0,
     ) -> None:
         self.max_attempts = max_attempts
         if emulator_host:
@@ -52,9 +53,10 @@ class FirestoreStore:
             os.environ["FIRESTORE_EMULATOR_HOST"] = emulator_host
         from google.cloud import firestore
 
-        self._firestore = firestore
         self._client = firestore.Client(project=project_id, database=database)
         self._prefix = prefix
+        self._documents = f"{self._client._database_string}/documents"
+        self._raw = RawFirestore(self._client, timeout_s)
         # What this process last wrote per document, with the write's update_time: the
         # next compare-and-set on that key can skip the read. A stale entry only costs a
         # failed precondition and a read; it can never let a write through unchecked.
@@ -63,11 +65,14 @@ class FirestoreStore:
         self._lock = threading.Lock()
 
     def _ref(self, collection: str, key: str) -> Any:
+        """The client library's reference to a record's document (queries, tests)."""
         return self._client.collection(f"{self._prefix}-{collection}").document(document_id(key))
 
+    def _name(self, collection: str, key: str) -> str:
+        return f"{self._documents}/{self._prefix}-{collection}/{document_id(key)}"
+
     def get(self, collection: str, key: str) -> Record | None:
-        snapshot = self._ref(collection, key).get()
-        return dict(snapshot.to_dict() or {}) if snapshot.exists else None
+        return self._raw.get(self._name(collection, key))[0]
 
     def update(self, collection: str, key: str, fn: Update) -> Record | None:
         """Compare-and-set: decide on the current record, then write only if the document
@@ -83,7 +88,7 @@ class FirestoreStore:
         """
         from google.api_core import exceptions as gexc
 
-        ref = self._ref(collection, key)
+        name = self._name(collection, key)
         slot = (collection, key)
         with self._lock:
             known = self._written.get(slot)
@@ -94,9 +99,7 @@ class FirestoreStore:
                 current, update_time = guess
                 guess = None
             else:
-                snapshot = ref.get()
-                current = dict(snapshot.to_dict() or {}) if snapshot.exists else None
-                update_time = snapshot.update_time
+                current, update_time = self._raw.get(name)
             new = fn(None if current is None else dict(current))
             if new is None:
                 if guessed:
@@ -104,14 +107,8 @@ class FirestoreStore:
                 return None
             data = {**new, "key": key}
             try:
-                if current is None:
-                    result = ref.create(data)
-                else:
-                    stale = {name: self._firestore.DELETE_FIELD for name in current}
-                    result = ref.update(
-                        {**stale, **data},
-                        option=self._client.write_option(last_update_time=update_time),
-                    )
+                # the whole record replaces the document, if it is still the one decided on
+                written = self._raw.write(name, data, None if current is None else update_time)
             except (gexc.Conflict, gexc.FailedPrecondition, gexc.NotFound):
                 # another writer got there first (or the document was deleted under a
                 # remembered write): forget the guess, read and re-decide
@@ -119,7 +116,7 @@ class FirestoreStore:
                     self._written.pop(slot, None)
                 continue
             with self._lock:
-                self._written[slot] = (data, result.update_time)
+                self._written[slot] = (data, written)
                 self._written.move_to_end(slot)
                 while len(self._written) > self._written_max:
                     self._written.popitem(last=False)
@@ -136,6 +133,122 @@ class FirestoreStore:
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call,unused-ignore]
+
+
+class RawFirestore:
+    """Firestore's GetDocument and Commit with plain protobuf messages, on the client's own
+    authenticated channel and with its request metadata.
+
+    The client library builds every write through proto-plus wrappers, field paths and
+    transforms: ~0.85 ms of CPU per compare-and-set here, ~0.4 ms this way (an emulator
+    micro-benchmark; the notifier makes three per page, the normaliser one per run-ordered
+    alert). Errors are the client library's own (``google.api_core.exceptions``), so callers
+    catch exactly what they caught before; queries stay on the client library.
+    """
+
+    def __init__(self, client: Any, timeout_s: float) -> None:
+        from google.api_core import gapic_v1
+        from google.cloud.firestore_v1.types import common, document, firestore, write
+
+        self._timeout_s = timeout_s
+        self._database = client._database_string
+        routing = gapic_v1.routing_header.to_grpc_metadata(  # type: ignore[no-untyped-call]
+            (("database", self._database),)
+        )
+        self._metadata = [*client._rpc_metadata, routing]
+        self._value = document.Value.pb()
+        self._array = document.ArrayValue.pb()
+        self._map = document.MapValue.pb()
+        self._document = document.Document.pb()
+        self._write = write.Write.pb()
+        self._precondition = common.Precondition.pb()
+        self._commit_request = firestore.CommitRequest.pb()
+        self._get_request = firestore.GetDocumentRequest.pb()
+        channel = client._firestore_api._transport.grpc_channel
+        self._commit = channel.unary_unary(
+            "/google.firestore.v1.Firestore/Commit",
+            request_serializer=self._commit_request.SerializeToString,
+            response_deserializer=firestore.CommitResponse.pb().FromString,
+        )
+        self._get = channel.unary_unary(
+            "/google.firestore.v1.Firestore/GetDocument",
+            request_serializer=self._get_request.SerializeToString,
+            response_deserializer=self._document.FromString,
+        )
+
+    def _call(self, stub: Any, request: Any) -> Any:
+        import grpc
+        from google.api_core import exceptions as gexc
+
+        try:
+            return stub(request, timeout=self._timeout_s, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise gexc.from_grpc_error(exc) from exc  # type: ignore[no-untyped-call]
+
+    def get(self, name: str) -> tuple[Record | None, Any]:
+        """(the record or None, its update_time for a precondition, or None)."""
+        from google.api_core import exceptions as gexc
+
+        try:
+            found = self._call(self._get, self._get_request(name=name))
+        except gexc.NotFound:
+            return None, None
+        return {k: decode_value(v) for k, v in found.fields.items()}, found.update_time
+
+    def write(self, name: str, record: Record, update_time: Any) -> Any:
+        """Replace the document with ``record``: only if absent (``update_time`` None) or
+        still at ``update_time``. Returns the write's update_time."""
+        precondition = (
+            self._precondition(exists=False)
+            if update_time is None
+            else self._precondition(update_time=update_time)
+        )
+        fields = {k: self.encode(v) for k, v in record.items()}
+        change = self._write(
+            update=self._document(name=name, fields=fields), current_document=precondition
+        )
+        response = self._call(
+            self._commit, self._commit_request(database=self._database, writes=[change])
+        )
+        return response.write_results[0].update_time
+
+    def encode(self, value: Any) -> Any:
+        if value is None:
+            return self._value(null_value=0)
+        if isinstance(value, bool):
+            return self._value(boolean_value=value)
+        if isinstance(value, int):
+            return self._value(integer_value=value)
+        if isinstance(value, float):
+            return self._value(double_value=value)
+        if isinstance(value, str):
+            return self._value(string_value=value)
+        if isinstance(value, bytes):
+            return self._value(bytes_value=value)
+        if isinstance(value, list | tuple):
+            return self._value(array_value=self._array(values=[self.encode(v) for v in value]))
+        if isinstance(value, dict):
+            fields = {str(k): self.encode(v) for k, v in value.items()}
+            return self._value(map_value=self._map(fields=fields))
+        raise TypeError(f"a state record holds JSON-like values only, not {type(value).__name__}")
+
+
+def decode_value(value: Any) -> Any:
+    """A Firestore Value as the client library's ``to_dict`` gives it (documents written by
+    either path read the same)."""
+    kind = value.WhichOneof("value_type")
+    if kind == "map_value":
+        return {k: decode_value(v) for k, v in value.map_value.fields.items()}
+    if kind == "array_value":
+        return [decode_value(v) for v in value.array_value.values]
+    if kind == "timestamp_value":
+        from datetime import UTC, datetime
+
+        seconds, nanos = value.timestamp_value.seconds, value.timestamp_value.nanos
+        return datetime.fromtimestamp(seconds + nanos / 1e9, UTC)
+    if kind in (None, "null_value"):
+        return None
+    return getattr(value, kind)
 
 
 class MemoryStore:
