@@ -65,7 +65,7 @@ class FirestoreStore:
         self._lock = threading.Lock()
 
     def _ref(self, collection: str, key: str) -> Any:
-        """The client library's reference to a record's document (queries, tests)."""
+        """The client library's reference to a record's document (tests read through it)."""
         return self._client.collection(f"{self._prefix}-{collection}").document(document_id(key))
 
     def _name(self, collection: str, key: str) -> str:
