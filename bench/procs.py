@@ -134,20 +134,30 @@ def status_of(request: Callable[[str], int], url: str) -> int:
 DEPLOYED_VENV = ROOT / "bench" / ".venv-deployed"
 
 
-def deployed_python() -> str:
-    """An interpreter with only what Cloud Functions installs (functions/requirements.txt),
-    and our sources compiled to bytecode as site-packages are, so cold start is measured as
-    deployed: the dev venv also holds test and audit tools (rich among them, which structlog
-    imports when it is present) that a deployed function never loads. Both sides use it."""
-    python = DEPLOYED_VENV / "bin" / "python"
-    requirements = ROOT / "functions" / "requirements.txt"
-    stamp = DEPLOYED_VENV / ".requirements"
-    if not stamp.exists() or stamp.read_text() != requirements.read_text():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(DEPLOYED_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)], check=True
+def deployed_python(requirements: str = "requirements.txt") -> str:
+    """An interpreter with only what Cloud Functions installs from one deploy archive
+    (``functions/<requirements>``: the runtime lock, or the token function's own), and our
+    sources compiled to bytecode as site-packages are, so cold start is measured as deployed:
+    the dev venv also holds test and audit tools (rich among them, which structlog imports
+    when it is present) that a deployed function never loads. Both sides of a row use the
+    same one."""
+    venv = (
+        DEPLOYED_VENV
+        if requirements == "requirements.txt"
+        else DEPLOYED_VENV.with_name(
+            f"{DEPLOYED_VENV.name}-{Path(requirements).stem.removeprefix('requirements-')}"
         )
-        stamp.write_text(requirements.read_text())
+    )
+    python = venv / "bin" / "python"
+    lock = ROOT / "functions" / requirements
+    stamp = venv / ".requirements"
+    if not stamp.exists() or stamp.read_text() != lock.read_text():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "-r", str(lock)],
+            check=True,
+        )
+        stamp.write_text(lock.read_text())
     subprocess.run(
         [str(python), "-m", "compileall", "-q", str(ROOT / "functions"), str(ROOT / "bench")],
         check=True,

@@ -1,13 +1,14 @@
 """Write, or check, the dependency locks that pyproject.toml implies.
 
-    python scripts/lock.py           # = make lock: regenerate the three files below
+    python scripts/lock.py           # = make lock: regenerate the files below
     python scripts/lock.py --check   # CI: fail when a committed file is not what make lock writes
 
 `requirements.lock` pins the runtime dependencies (exact versions, a hash for every file of
 each release, so `pip install --require-hashes` accepts whichever wheel pip picks on any
 platform); `requirements-dev.lock` pins the dev extra on top of it, constrained to the same
 runtime versions; `functions/requirements.txt` is the runtime lock again, as Cloud Functions
-installs it from the deploy archive. uv (pinned in the dev lock) resolves them from PyPI, one
+installs it from the deploy archive; `functions/requirements-token.txt` pins the token
+function's dependency group at the same versions, for its own, smaller archive. uv (pinned in the dev lock) resolves them from PyPI, one
 universal resolution for Python 3.11 (the Cloud Functions runtime), so the same lock works on
 Linux CI and on a developer's Mac.
 
@@ -38,6 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_LOCK = "requirements.lock"
 DEV_LOCK = "requirements-dev.lock"
 DEPLOYED = "functions/requirements.txt"
+# Functions whose archive installs less than the runtime lock: dependency group -> the file
+# Terraform puts in that function's archive as requirements.txt (modules/config: archive).
+GROUP_LOCKS = {"token-function": "functions/requirements-token.txt"}
 PYTHON_VERSION = "3.11"  # terraform's runtime = "python311"
 COMPILE = [
     "pip",
@@ -60,6 +64,7 @@ def inputs_digest(pyproject: Path) -> str:
         "requires-python": project.get("requires-python"),
         "dependencies": project.get("dependencies", []),
         "optional-dependencies": project.get("optional-dependencies", {}),
+        "dependency-groups": tomllib.loads(pyproject.read_text()).get("dependency-groups", {}),
         "compile": COMPILE,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
@@ -103,8 +108,28 @@ def generate(root: Path, scratch: Path, offline: bool) -> dict[str, str]:
         env=env,
         check=True,
     )
+    for group, name in GROUP_LOCKS.items():
+        out = scratch / Path(name).name
+        committed = root / name
+        if committed.exists():
+            out.write_text(strip_header(committed.read_text()))
+        subprocess.run(
+            [*uv, "--group", f"pyproject.toml:{group}", "-c", RUNTIME_LOCK, "-o", out.name],
+            cwd=scratch,
+            env=env,
+            check=True,
+        )
     digest = inputs_digest(pyproject)
     runtime = (scratch / RUNTIME_LOCK).read_text()
+    groups = {
+        name: header(
+            digest,
+            f"Installed by Cloud Functions from the archive of the functions of dependency group "
+            f"{group!r} (pyproject.toml), at the runtime lock's versions. `make lock`: do not edit.",
+        )
+        + (scratch / Path(name).name).read_text()
+        for group, name in GROUP_LOCKS.items()
+    }
     return {
         RUNTIME_LOCK: header(digest, "Runtime dependencies, pinned with hashes.") + runtime,
         DEV_LOCK: header(digest, "Dev dependencies + the runtime ones, pinned with hashes.")
@@ -115,6 +140,7 @@ def generate(root: Path, scratch: Path, offline: bool) -> dict[str, str]:
             "requirements.lock by `make lock`: do not edit.",
         )
         + runtime,
+        **groups,
     }
 
 
@@ -129,7 +155,7 @@ def check(root: Path) -> int:
     """0 when every committed file is what `make lock` would write now."""
     digest = inputs_digest(root / "pyproject.toml")
     stale = []
-    for name in (RUNTIME_LOCK, DEV_LOCK, DEPLOYED):
+    for name in (RUNTIME_LOCK, DEV_LOCK, DEPLOYED, *GROUP_LOCKS.values()):
         path = root / name
         if not path.exists() or recorded_digest(path.read_text()) != digest:
             stale.append(name)
@@ -169,7 +195,7 @@ def check(root: Path) -> int:
     if failed:
         print("the locks differ from what `make lock` writes: run it and commit", file=sys.stderr)
     else:
-        print(f"locks match pyproject.toml ({RUNTIME_LOCK}, {DEV_LOCK}, {DEPLOYED})")
+        print(f"locks match pyproject.toml ({', '.join(fresh)})")
     return failed
 
 

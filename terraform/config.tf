@@ -6,6 +6,7 @@ module "config" {
 
   project_id                    = var.project_id
   prefix                        = var.prefix
+  source_dir                    = coalesce(var.source_dir, "${path.module}/../functions")
   tenants_file                  = var.tenants_file
   function_scaling              = var.function_scaling
   functions                     = var.functions

@@ -34,7 +34,7 @@ resource "google_cloudfunctions2_function" "function" {
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
-        object = google_storage_bucket_object.source.name
+        object = google_storage_bucket_object.source[each.value.archive].name
       }
     }
   }

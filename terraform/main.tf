@@ -5,7 +5,6 @@
  */
 
 locals {
-  source_dir = coalesce(var.source_dir, "${path.module}/../functions")
   # the functions the Pub/Sub push subscriptions call
   normalize = google_cloudfunctions2_function.function["normalize"]
   notify    = google_cloudfunctions2_function.function["notify"]
@@ -263,19 +262,31 @@ resource "google_storage_bucket" "source" {
   }
 }
 
+# One archive per requirements lock (modules/config: archives): the same code in each, listed
+# by the config module (archive_files: only what the functions run), and the lock that
+# archive's functions install as requirements.txt. Every file is text (file() reads UTF-8).
 data "archive_file" "source" {
+  for_each    = module.config.archives
   type        = "zip"
-  source_dir  = local.source_dir
-  output_path = "${path.root}/.build/${var.prefix}-source.zip"
-  # Only what the functions run: no tests, build metadata or bytecode caches. Globs need
-  # hashicorp/archive >= 2.5.0 (doublestar matching); a matching directory is left out whole.
-  excludes         = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/tests", "**/samples", "**/*.md"]
+  output_path = "${path.root}/.build/${var.prefix}-${each.key}.zip"
+  dynamic "source" {
+    for_each = module.config.archive_files
+    content {
+      content  = file("${module.config.source_dir}/${source.value}")
+      filename = source.value
+    }
+  }
+  source {
+    content  = file("${module.config.source_dir}/${each.value}")
+    filename = "requirements.txt"
+  }
   output_file_mode = "0644" # the same archive, and hash, whatever the local umask
 }
 
 resource "google_storage_bucket_object" "source" {
+  for_each = data.archive_file.source
   # The content hash in the name makes every code change a new object, so functions redeploy.
-  name   = "source-${data.archive_file.source.output_md5}.zip"
+  name   = "source-${each.key}-${each.value.output_md5}.zip"
   bucket = google_storage_bucket.source.name
-  source = data.archive_file.source.output_path
+  source = each.value.output_path
 }

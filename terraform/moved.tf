@@ -112,3 +112,10 @@ moved {
   from = google_cloud_run_service_iam_member.poll_invoker[0]
   to   = google_cloud_run_service_iam_member.self_invoker["poll_cih"]
 }
+
+# One source archive became one per requirements lock (the token function's own): the
+# existing object is the full archive's.
+moved {
+  from = google_storage_bucket_object.source
+  to   = google_storage_bucket_object.source["full"]
+}

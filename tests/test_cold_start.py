@@ -5,6 +5,7 @@ and the tenants models (it reads only the service accounts)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -61,3 +62,70 @@ print("plugins scanned" if _loader._plugins is not None else "plugins not scanne
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "plugins not scanned" in out.stdout.splitlines()
+
+
+# The token function's archive installs functions/requirements-token.txt only. Serve it in a
+# fresh interpreter where every installed distribution outside that lock is unimportable, as
+# if absent (ModuleNotFoundError, which is what PyJWT's probe for cryptography catches).
+ONLY_TOKEN_LOCK = """
+import importlib.abc, importlib.metadata, re, sys
+allowed = {re.sub(r"[-_.]+", "-", n).lower() for n in ALLOWED}
+blocked = set()
+for module, dists in importlib.metadata.packages_distributions().items():
+    if not any(re.sub(r"[-_.]+", "-", d).lower() in allowed for d in dists):
+        blocked.add(module)
+blocked -= set(sys.stdlib_module_names) | {"alertbridge", "main", "_distutils_hack"}
+refused = []
+
+class NotInTheArchive(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            refused.append(name)
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NotInTheArchive())
+import functions_framework
+app = functions_framework.create_app(target="token", source=MAIN)
+client = app.test_client()
+token = client.post("/authn/v1/oauth2/token", data={
+    "grant_type": "password", "username": "acme-etl", "password": "acme-demo-secret"})
+assert token.status_code == 200, token.get_data()
+import jwt
+claims = jwt.decode(token.get_json()["access_token"], options={"verify_signature": False})
+assert claims["sub"] == "acme-etl", claims
+wrong = client.post("/authn/v1/oauth2/token", data={
+    "grant_type": "password", "username": "acme-etl", "password": "not-it"})
+assert wrong.status_code == 400 and wrong.get_json()["error"] == "invalid_grant", wrong.get_data()
+for path in ("/health", "/metrics", "/metrics/prometheus"):
+    got = client.get(path)
+    assert got.status_code == 200, (path, got.status_code, got.get_data()[:300])
+print("refused:", sorted({r.split(".")[0] for r in refused}))
+print("loaded:", sorted(m for m in ("cryptography", "pydantic", "google.auth") if m in sys.modules))
+"""
+
+
+def test_the_token_function_serves_every_route_with_only_its_archives_requirements() -> None:
+    lock = (ROOT / "functions" / "requirements-token.txt").read_text()
+    allowed = sorted(set(re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock, re.MULTILINE)))
+    assert "pyjwt" in allowed and "cryptography" not in allowed
+    env = {
+        **os.environ,
+        "ALERTBRIDGE_TENANTS_FILE": str(EXAMPLE_TENANTS),
+        "ALERTBRIDGE_JWT_KEYS": '{"k1": "' + "x" * 40 + '"}',
+    }
+    env.pop("PUBSUB_EMULATOR_HOST", None)
+    code = f"ALLOWED = {allowed!r}\nMAIN = {str(ROOT / 'functions' / 'main.py')!r}\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code + ONLY_TOKEN_LOCK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert "loaded: []" in lines, out.stdout[-2000:]
+    # the blocker was in the way of something real: PyJWT probed for cryptography and went on
+    refused = next(line for line in lines if line.startswith("refused:"))
+    assert "'cryptography'" in refused, refused

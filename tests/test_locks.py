@@ -17,7 +17,8 @@ from packaging.utils import canonicalize_name
 from conftest import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
-LOCKED = ("requirements.lock", "requirements-dev.lock", "functions/requirements.txt")
+TOKEN_LOCK = "functions/requirements-token.txt"
+LOCKED = ("requirements.lock", "requirements-dev.lock", "functions/requirements.txt", TOKEN_LOCK)
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -54,6 +55,20 @@ def test_dev_lock_pins_the_dev_extra_and_the_runtime_at_the_same_versions() -> N
     assert {name: dev[name] for name in runtime} == runtime
 
 
+def group(name: str) -> set[str]:
+    specs = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"][name]
+    return {canonicalize_name(Requirement(spec).name) for spec in specs}
+
+
+def test_the_token_lock_is_its_group_at_the_runtime_locks_versions_without_crypto() -> None:
+    token, runtime = pins(ROOT / TOKEN_LOCK), pins(ROOT / "requirements.lock")
+    assert group("token-function") <= token.keys() <= runtime.keys()
+    assert {name: runtime[name] for name in token} == token  # the same versions, not a second world
+    # what makes the token archive worth having: PyJWT finds no cryptography to import
+    assert not {"cryptography", "cffi", "pydantic", "pydantic-core", "google-auth"} & token.keys()
+    assert not {n for n in token if n.startswith(("google-", "grpcio"))}
+
+
 def test_lock_check_fails_offline_when_pyproject_changed_without_make_lock(
     tmp_path: Path,
 ) -> None:
@@ -72,3 +87,24 @@ def test_lock_check_fails_offline_when_pyproject_changed_without_make_lock(
     )
     assert out.returncode == 1
     assert "requirements.lock" in out.stderr and "run `make lock`" in out.stderr
+    assert TOKEN_LOCK in out.stderr  # its digest covers the same inputs
+
+
+def test_lock_check_fails_offline_when_the_token_group_changed_without_make_lock(
+    tmp_path: Path,
+) -> None:
+    for name in ("pyproject.toml", *LOCKED):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    pyproject = tmp_path / "pyproject.toml"
+    text = pyproject.read_text()
+    assert '  "prometheus-client>=0.20",\n  "PyYAML' in text
+    pyproject.write_text(text.replace('  "prometheus-client>=0.20",\n  "PyYAML', '  "PyYAML', 1))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lock.py"), "--check", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stderr
+    assert TOKEN_LOCK in out.stderr

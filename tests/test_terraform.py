@@ -660,6 +660,7 @@ def evaluate(root: Path, tenants: Path = EXAMPLE_TENANTS, **inputs: Any) -> dict
         "region": "europe-west1",
         "tenants_file": str(tenants),
         "adobe_client_id": "alertbridge-test-client",
+        "source_dir": str(ROOT / "functions"),
         **inputs,
     }
     run = f"{len(list(root.glob('*.tfvars.json')))}"
@@ -977,80 +978,100 @@ DEV_ONLY = {
 }
 
 
-def archive_excludes() -> list[str]:
-    (source,) = [
-        b for t, n, b in blocks_in("data", (TF / "main.tf").read_text()) if t == "archive_file"
-    ]
-    return [str(unquote(e)) for e in source["excludes"]]
+def archive_listing(config_root: Path, source_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """(the files every deploy archive holds, the archives by name -> their requirements
+    file): the config module's own answer for source_dir, evaluated by terraform."""
+    config = evaluate(config_root, source_dir=str(source_dir))
+    return config["archive_files"], config["archives"]
 
 
-def archive_listing(source_dir: Path, excludes: list[str]) -> set[str]:
-    """The files hashicorp/archive (>= 2.5) puts in a zip of source_dir: it walks the tree,
-    matching each path relative to source_dir against every exclude with doublestar's
-    PathMatch; a matching directory is skipped whole, symlinked directories are followed."""
-    from wcmatch import glob
-
-    flags = glob.GLOBSTAR | glob.DOTGLOB  # doublestar: ** spans directories, * matches dots
-
-    def excluded(rel: str) -> bool:
-        return any(glob.globmatch(rel, pattern, flags=flags) for pattern in excludes)
-
-    found: set[str] = set()
-    for here, dirs, files in os.walk(source_dir, followlinks=True):
-        rel_here = Path(here).relative_to(source_dir)
-        dirs[:] = [d for d in dirs if not excluded((rel_here / d).as_posix())]
-        found |= {
-            (rel_here / f).as_posix() for f in files if not excluded((rel_here / f).as_posix())
-        }
-    return found
-
-
-def test_the_archive_leaves_out_tests_caches_and_build_metadata(tmp_path: Path) -> None:
+@needs_terraform
+def test_the_archive_leaves_out_tests_caches_docs_and_build_metadata(
+    config_root: Path, tmp_path: Path
+) -> None:
     for rel in (
         "main.py",
         "requirements.txt",
+        "requirements-token.txt",
         "alertbridge/http.py",
         "alertbridge/notify/slack.py",
+        "alertbridge/sources/subtask/openapi.yaml",
         "alertbridge/__pycache__/http.cpython-311.pyc",
         "alertbridge/notify/__pycache__/slack.cpython-311.pyc",
         "alertbridge/stray.pyc",
         "alertbridge.egg-info/PKG-INFO",
+        "alertbridge/sources/subtask/samples/error.json",
+        "alertbridge/sources/subtask/README.md",
+        ".pytest_cache/v/cache/lastfailed",
         "tests/test_http.py",
         "alertbridge/notify/tests/test_slack.py",
     ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
-    assert archive_listing(tmp_path, archive_excludes()) == {
-        "main.py",
-        "requirements.txt",
+    files, archives = archive_listing(config_root, tmp_path)
+    assert files == [
         "alertbridge/http.py",
         "alertbridge/notify/slack.py",
-    }
-    # the glob excludes need the archive provider's doublestar matching (2.5.0 and later)
-    parsed = hcl2.loads((TF / "versions.tf").read_text())
-    (required,) = parsed["terraform"][0]["required_providers"]
-    archive = str(unquote(required["archive"]["version"]))
-    assert allows("2.5.0", archive) and not allows("2.4.2", archive)
+        "alertbridge/sources/subtask/openapi.yaml",
+        "main.py",
+    ]
+    # the requirements files are not code: each archive gets its own as requirements.txt
+    assert archives == {"full": "requirements.txt", "token": "requirements-token.txt"}
 
 
-def test_the_archive_holds_what_the_functions_run() -> None:
-    listing = archive_listing(local_source_dir(), archive_excludes())
-    assert {"main.py", "requirements.txt", "alertbridge/http.py"} <= listing
-    assert not {p for p in listing if "__pycache__" in p or ".egg-info" in p}
+@needs_terraform
+def test_an_archive_whose_requirements_file_is_missing_is_refused(
+    config_root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "main.py").write_text("x")
+    (tmp_path / "requirements.txt").write_text("x")
+    with pytest.raises(TerraformError, match="make lock"):
+        archive_listing(config_root, tmp_path)
 
 
-def local_source_dir() -> Path:
-    main = (TF / "main.tf").read_text()
-    assert 'coalesce(var.source_dir, "${path.module}/../functions")' in main
-    return ROOT / "functions"
+def test_each_archive_installs_its_own_lock_as_requirements_txt() -> None:
+    """main.tf zips the config module's files plus one requirements file per archive, named
+    requirements.txt (all Cloud Build reads); each function is built from its archive."""
+    (body,) = [
+        b for t, n, b in blocks_in("data", (TF / "main.tf").read_text()) if t == "archive_file"
+    ]
+    assert unquote(body["for_each"]) == "${module.config.archives}"
+    static = [s for s in body["source"]]
+    assert [unquote(s["filename"]) for s in static] == ["requirements.txt"]
+    assert "each.value" in unquote(static[0]["content"])
+    (dynamic,) = body["dynamic"]
+    assert unquote(dynamic['"source"']["for_each"]) == "${module.config.archive_files}"
+    functions_tf = (TF / "functions.tf").read_text()
+    assert "google_storage_bucket_object.source[each.value.archive].name" in functions_tf
 
 
-def test_the_deploy_archive_holds_no_dev_only_module() -> None:
+@needs_terraform
+def test_only_the_token_function_is_built_from_the_token_archive(config_root: Path) -> None:
+    functions = evaluate(config_root)["functions"]
+    assert {name for name, f in functions.items() if f["archive"] == "token"} == {"token"}
+    assert {f["archive"] for f in functions.values()} == {"full", "token"}
+
+
+@needs_terraform
+def test_the_archive_holds_what_the_functions_run(config_root: Path) -> None:
+    files, archives = archive_listing(config_root, ROOT / "functions")
+    assert {"main.py", "alertbridge/http.py", "alertbridge/auth/tokens.py"} <= set(files)
+    assert not [p for p in files if "__pycache__" in p or ".egg-info" in p]
+    assert all((ROOT / "functions" / r).exists() for r in archives.values())
+
+
+def test_the_root_module_defaults_source_dir_to_the_functions_directory() -> None:
+    config = (TF / "config.tf").read_text()
+    assert 'coalesce(var.source_dir, "${path.module}/../functions")' in config
+
+
+@needs_terraform
+def test_the_deploy_archive_holds_no_dev_only_module(config_root: Path) -> None:
     """The local tooling (alertbridge_dev: the stack, the demo, the fake Adobe key host and
     PagerDuty, tail, replay, the client) and the sources' samples never reach production."""
-    listing = archive_listing(local_source_dir(), archive_excludes())
-    assert not DEV_ONLY & listing, sorted(DEV_ONLY & listing)
-    assert {p.split("/")[0] for p in listing} == {"main.py", "requirements.txt", "alertbridge"}
+    listing, _ = archive_listing(config_root, ROOT / "functions")
+    assert not DEV_ONLY & set(listing), sorted(DEV_ONLY & set(listing))
+    assert {p.split("/")[0] for p in listing} == {"main.py", "alertbridge"}
     assert not [p for p in listing if "/samples/" in p or p.endswith(".md")]
     # what is left imports with nothing but the archive on the path: every module of it
     modules = sorted(
@@ -1060,9 +1081,10 @@ def test_the_deploy_archive_holds_no_dev_only_module() -> None:
     )
     code = "import sys, importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     code += "assert not [m for m in sys.modules if m.startswith('alertbridge_dev')]\n"
+    source_dir = ROOT / "functions"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(local_source_dir())
-    prelude = f"import sys; sys.path.insert(0, {str(local_source_dir())!r})\n"
+    env["PYTHONPATH"] = str(source_dir)
+    prelude = f"import sys; sys.path.insert(0, {str(source_dir)!r})\n"
     done = subprocess.run(
         [sys.executable, "-I", "-c", prelude + code],
         env=env,

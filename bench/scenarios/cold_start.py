@@ -1,6 +1,7 @@
-"""4. Cold start, process start -> first 2xx, in a venv holding only what Cloud Functions
-installs: the token function against a no-op function, the sub-task function against the
-naive publishing function; median of 5 interleaved rounds."""
+"""4. Cold start, process start -> first 2xx, in venvs holding only what Cloud Functions
+installs from each deploy archive: the token function (its own archive's lock) against a
+no-op function in the same venv, the sub-task function (the runtime lock) against the naive
+publishing function in that venv; median of 5 interleaved rounds."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def run(ctx: Context) -> None:
     backend, auth, report = ctx.stack.backend(), ctx.stack.auth, ctx.report
     print("4. cold start (process start -> first 2xx, median of 5 rounds)", flush=True)
     python = deployed_python()
+    token_python = deployed_python("requirements-token.txt")  # the token archive installs it
     # the tenants file as the deployed secret holds it: JSON (terraform/main.tf stores
     # jsonencode(yamldecode(file)))
     secret = ctx.stack.tenants_file.with_suffix(".secret.json")
@@ -34,23 +36,28 @@ def run(ctx: Context) -> None:
     ours_env = {**backend.ours_env, "ALERTBRIDGE_TENANTS_FILE": str(secret)}
 
     def start_once(
-        target: str, source: Path, env: dict[str, str], request: Callable[[str], int]
+        target: str,
+        source: Path,
+        env: dict[str, str],
+        request: Callable[[str], int],
+        interpreter: str,
     ) -> float:
         port = free_port()
         t0 = time.perf_counter()
-        proc = functions_framework(target, source, port, env, f"cold-{target}", python)
+        proc = functions_framework(target, source, port, env, f"cold-{target}", interpreter)
         url = f"http://127.0.0.1:{port}"
         ok = wait_until(lambda u=url: status_of(request, u) < 300, 60, 0.005)
         elapsed = (time.perf_counter() - t0) * 1000 if ok else float("nan")
         proc.stop()
         return elapsed
 
-    functions: dict[str, tuple[str, Path, dict[str, str], Callable[[str], int]]] = {
+    functions: dict[str, tuple[str, Path, dict[str, str], Callable[[str], int], str]] = {
         "noop": (
             "noop",
             ROOT / "bench" / "naive" / "noop.py",
             backend.naive_env,
             lambda u: requests.get(u + "/", timeout=2).status_code,
+            token_python,
         ),
         "token": (
             "token",
@@ -59,12 +66,14 @@ def run(ctx: Context) -> None:
             lambda u: (
                 requests.post(u + "/authn/v1/oauth2/token", data=TOKEN_FORM, timeout=5).status_code
             ),
+            token_python,
         ),
         "naive_publish": (
             "publish",
             ROOT / "bench" / "naive" / "main.py",
             backend.naive_env,
             lambda u: requests.post(u + "/", data=b"x", timeout=5).status_code,
+            python,
         ),
         "subtask": (
             "subtask",
@@ -75,6 +84,7 @@ def run(ctx: Context) -> None:
                     u + SUBTASK, json=subtask_body(1), headers=auth, timeout=5
                 ).status_code
             ),
+            python,
         ),
     }
     # rounds interleave the four functions, so drift in the machine's speed (a shared

@@ -88,6 +88,7 @@ locals {
   # service account, granted exactly this.
   defaults = {
     enabled            = true
+    archive            = "full" # the deploy archive it is built from (archives below)
     trigger            = "http"
     invoker            = "public"
     event_topic        = null
@@ -106,6 +107,7 @@ locals {
   catalogue = {
     token = {
       description = "alertbridge token endpoint: service account credentials -> JWT"
+      archive     = "token" # HS256 and scrypt: no cryptography, Google clients or pydantic
       env         = local.jwt_env
       secret_env  = local.jwt_secret
     }
@@ -213,6 +215,23 @@ locals {
       { entry_point = name, env = merge(local.common_env, try(spec.env, {})) },
     )
     if coalesce(try(var.functions[name].enabled, null), try(spec.enabled, null), true)
+  }
+
+  # Deploy archives. Each holds the same code (main.py and the package, without tests,
+  # samples, docs, hidden files or caches) and, as requirements.txt, the lock its functions
+  # install: the runtime lock, or for the token function its dependency group's
+  # (pyproject.toml), so PyJWT finds no cryptography to import on a cold start.
+  archive_requirements = {
+    full  = "requirements.txt"
+    token = "requirements-token.txt"
+  }
+  archive_files = sort([
+    for f in fileset(var.source_dir, "**") : f
+    if !can(regex("(^|/)(__pycache__|tests|samples|[^/]*\\.egg-info|\\.[^/]*)(/|$)", f))
+    && !endswith(f, ".pyc") && !endswith(f, ".md") && !can(regex("^requirements[^/]*\\.txt$", f))
+  ])
+  archives = {
+    for a in distinct([for f in values(local.functions) : f.archive]) : a => local.archive_requirements[a]
   }
 
   # What each function's service account is granted, derived from the map above.

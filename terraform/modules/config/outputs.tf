@@ -78,3 +78,28 @@ output "notify_ack_deadline_seconds" {
   description = "Ack deadline of the notifier's push subscriptions."
   value       = var.notify_ack_deadline_seconds
 }
+
+output "source_dir" {
+  description = "The functions/ directory the deploy archives are made of."
+  value       = var.source_dir
+}
+
+output "archive_files" {
+  description = "Files of source_dir every deploy archive holds, relative to it (no tests, samples, docs, hidden files, caches or requirements files)."
+  value       = local.archive_files
+
+  precondition {
+    condition     = contains(local.archive_files, "main.py")
+    error_message = "source_dir (${var.source_dir}) holds no main.py: point it at the functions/ directory."
+  }
+}
+
+output "archives" {
+  description = "Deploy archives the enabled functions use, by name: the file of source_dir each installs as its requirements.txt."
+  value       = local.archives
+
+  precondition {
+    condition     = alltrue([for r in values(local.archives) : fileexists("${var.source_dir}/${r}")])
+    error_message = "source_dir (${var.source_dir}) lacks a requirements file an archive installs: ${join(", ", values(local.archives))} (`make lock` writes them)."
+  }
+}

@@ -11,6 +11,11 @@ variable "prefix" {
   type        = string
 }
 
+variable "source_dir" {
+  description = "The functions/ directory the deploy archives are made of."
+  type        = string
+}
+
 variable "tenants_file" {
   description = "The tenants YAML the runtime reads too."
   type        = string
