@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,15 +12,17 @@ import pytest
 import requests
 
 from alertbridge.alert import Alert, AlertError, Link, Resource
+from alertbridge.expectations.check import SEEN
+from alertbridge.notify import silences
 from alertbridge.notify.decide import decide
 from alertbridge.notify.delivery import Backoff, post_json
-from alertbridge.notify.handler import handle_alert
+from alertbridge.notify.handler import COLLECTION, handle_alert
 from alertbridge.notify.pagerduty import payload as pagerduty
 from alertbridge.notify.slack import payload as slack
 from alertbridge.pipeline.normalize import alert_message
 from alertbridge.pubsub import OutgoingMessage
 from alertbridge.runtime import Runtime
-from alertbridge.state import StateStore
+from alertbridge.state import FirestoreStore, StateStore
 from alertbridge_dev.capture import CaptureServer
 from alertbridge_dev.worker import NotifyWorker
 from conftest import TopicWatch
@@ -389,3 +392,33 @@ def test_a_ca_bundle_named_in_the_environment_is_the_one_a_delivery_trusts(
     finally:
         server.shutdown()
         monkeypatch.setattr(delivery, "_session", None)
+
+
+def test_a_page_writes_its_sign_of_life_in_the_same_commit_as_its_first_claim(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer
+) -> None:
+    """The sign of life (what `expectations suggest` reads) rides along with the first
+    destination's claim: two documents created by one commit carry the same create_time.
+    A page costs two commits (claim, record after the send), not three."""
+    assert isinstance(state, FirestoreStore)
+    send(runtime, alert(key="one-commit"))
+    assert len(of(destinations, "/v2/enqueue")) == 1 and len(of(destinations, "/slack/4242")) == 1
+    claim = state._ref(COLLECTION, "4242|pagerduty|one-commit").get()
+    seen = state._ref(SEEN, "4242|one-commit").get()
+    assert claim.exists and seen.exists
+    assert seen.create_time == claim.create_time
+    assert seen.to_dict()["ids"] == ["one-commit-firing"]
+    # the second destination's claim is a commit of its own
+    other = state._ref(COLLECTION, "4242|slack|one-commit").get()
+    assert other.exists and other.create_time != claim.create_time
+
+
+def test_a_silenced_alert_is_still_a_sign_of_life(
+    runtime: Runtime, state: StateStore, destinations: CaptureServer
+) -> None:
+    """No claim to ride along with: the sign of life is written on its own."""
+    silences.add(state, runtime.tenants, "4242", {"dedup_key": "hushed"}, time.time() + 600, "m", 0)
+    (held, _) = send(runtime, alert(key="hushed"))
+    assert held.action == "silenced" and of(destinations, "/v2/enqueue") == []
+    seen = state.get(SEEN, "4242|hushed")
+    assert seen is not None and seen["ids"] == ["hushed-firing"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alertbridge.state import FirestoreStore, StateStore
+from alertbridge.state import FirestoreStore, MemoryStore, StateStore
 from alertbridge_dev.emulator import Emulator
 
 
@@ -123,3 +123,62 @@ def test_a_value_firestore_would_store_differently_is_refused_before_anything_is
     with pytest.raises(TypeError, match="JSON-like values only, not datetime"):
         state.update("things", "when", lambda current: {"at": datetime.now(UTC)})
     assert state.get("things", "when") is None
+
+
+def bump_count(current: dict[str, Any] | None) -> dict[str, Any]:
+    return {"count": (current or {}).get("count", 0) + 1}
+
+
+def test_records_updated_together_are_bumped_as_pairs_under_racing_writers(
+    state: StateStore, firestore_emulator: Emulator, project: str
+) -> None:
+    """Two instances, four threads each, bump two records together: a commit that lost a
+    race on either record re-reads and re-decides both, so neither loses nor doubles a bump."""
+    other = FirestoreStore(project, firestore_emulator.host)
+    try:
+        pair = [("counters", "pair-a", bump_count), ("counters", "pair-b", bump_count)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(
+                pool.map(lambda i: (state if i % 2 else other).update_together(pair), range(60))
+            )
+        assert all(len(r) == 2 and r[0] == r[1] for r in results)  # decided as one
+        assert state.get("counters", "pair-a") == {"count": 60, "key": "pair-a"}
+        assert state.get("counters", "pair-b") == {"count": 60, "key": "pair-b"}
+    finally:
+        other.close()
+
+
+def test_a_record_that_decides_nothing_is_left_alone_while_the_others_are_written(
+    state: StateStore,
+) -> None:
+    state.update("things", "kept", lambda current: {"v": 1})
+    got = state.update_together(
+        [("things", "new", lambda current: {"v": 2}), ("things", "kept", lambda current: None)]
+    )
+    assert got == [{"v": 2}, None]
+    assert state.get("things", "new") == {"v": 2, "key": "new"}
+    assert state.get("things", "kept") == {"v": 1, "key": "kept"}
+
+
+def test_a_refused_record_writes_none_of_the_records_updated_with_it(state: StateStore) -> None:
+    from datetime import UTC, datetime
+
+    with pytest.raises(TypeError):
+        state.update_together(
+            [
+                ("things", "fine", lambda current: {"v": 1}),
+                ("things", "bad", lambda current: {"at": datetime.now(UTC)}),
+            ]
+        )
+    assert state.get("things", "fine") is None and state.get("things", "bad") is None
+
+
+def test_the_memory_store_updates_together_with_the_same_contract() -> None:
+    store = MemoryStore()
+    store.update("things", "kept", lambda current: {"v": 1})
+    pair = [("c", "a", bump_count), ("c", "b", bump_count)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: store.update_together(pair), range(40)))
+    assert store.get("c", "a") == store.get("c", "b") | {"key": "a"} == {"count": 40, "key": "a"}
+    assert store.update_together([("things", "kept", lambda current: None)]) == [None]
+    assert store.get("things", "kept") == {"v": 1, "key": "kept"}

@@ -36,6 +36,7 @@ from alertbridge.logs import get_logger
 from alertbridge.matching import fields_of, matches
 from alertbridge.pipeline.normalize import alert_message
 from alertbridge.runtime import Runtime
+from alertbridge.state import Change
 from alertbridge.tenants import Tenant
 
 log = get_logger(__name__)
@@ -223,16 +224,33 @@ def _close(fired_id: str, current: dict[str, Any] | None) -> dict[str, Any] | No
 
 def observe(runtime: Runtime, alert: Alert) -> list[Alert]:
     """Record ``alert`` as a sign of life; resolve the open missing-run alerts it matches.
-    Returns the resolves it published. Called by the notifier for every alert."""
+    Returns the resolves it published."""
+    seen = sighting(runtime, alert)
+    if seen is not None:
+        runtime.state.update(*seen)
+    return observe_expectations(runtime, alert)
+
+
+def sighting(runtime: Runtime, alert: Alert) -> Change | None:
+    """The ``seen`` record's update for ``alert`` (None for no tenant or our own alerts),
+    for the caller to write: the notifier has it ride along with its claim's commit."""
     tenant = runtime.tenants.get(alert.tenant_id)
     if tenant is None or alert.source == SOURCE:  # our own alerts are no run
+        return None
+    at = min(alert.occurred_at.timestamp(), runtime.clock())
+    remember = partial(_remember, alert, fields_of(alert), at)
+    return SEEN, f"{tenant.id}|{alert.dedup_key}", remember
+
+
+def observe_expectations(runtime: Runtime, alert: Alert) -> list[Alert]:
+    """The last sign of life of every declared expectation ``alert`` matches; resolve the
+    open missing-run alerts among them. Returns the resolves it published."""
+    tenant = runtime.tenants.get(alert.tenant_id)
+    if tenant is None or alert.source == SOURCE or not tenant.expectations:
         return []
     now = runtime.clock()
     at = min(alert.occurred_at.timestamp(), now)
     fields = fields_of(alert)
-    runtime.state.update(
-        SEEN, f"{tenant.id}|{alert.dedup_key}", partial(_remember, alert, fields, at)
-    )
     out: list[Alert] = []
     for expectation in tenant.expectations:
         if not matches(expectation.match, fields):

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from alertbridge.alert import Alert
-from alertbridge.expectations.check import observe as observe_sign_of_life
+from alertbridge.expectations.check import observe_expectations, sighting
 from alertbridge.logs import get_logger
 from alertbridge.notify import silences, storm
 from alertbridge.notify.decide import decide, record_after_send
@@ -42,6 +42,7 @@ from alertbridge.notify.webhook import payload as webhook
 from alertbridge.notify.webhook.config import WebhookDestination
 from alertbridge.pipeline.deadletter import dead_letter_message
 from alertbridge.runtime import Runtime
+from alertbridge.state import Change
 from alertbridge.tenants import Tenant
 from alertbridge.vocabulary import DeadLetterReason as Reason
 
@@ -55,7 +56,8 @@ DEFAULT_BUDGET_S = 50.0
 # A claim outlives the budget by this much: an attempt that is still posting keeps it;
 # one whose instance died frees the send for a redelivery this long after the budget.
 LEASE_MARGIN_S = 10.0
-# Work done beside a delivery (the sign-of-life record); a few threads serve every delivery.
+# Work done beside a delivery (declared expectations' signs of life); a few threads serve
+# every delivery.
 _BESIDE = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify-beside")
 
 
@@ -73,6 +75,23 @@ Destination = (
 )
 # (destination, its settings, url, body, headers); a bytes body is posted as is (signed)
 Target = tuple[str, Destination, str, dict[str, Any] | bytes, dict[str, str]]
+
+
+@dataclass
+class Riders:
+    """Record updates that decide nothing the page needs (the sign of life ``suggest``
+    reads, the incident's last firing for auto-resolve): they ride along with the first
+    destination's claim in one commit, one Firestore RPC per page fewer, or are written
+    alone when no claim carried them (silenced, no destination, a failure before it)."""
+
+    changes: list[Change]
+    written: bool = False
+
+    def write_alone(self, runtime: Runtime) -> None:
+        if not self.written:
+            for change in self.changes:
+                runtime.state.update(*change)
+            self.written = True
 
 
 @dataclass(frozen=True)
@@ -158,16 +177,22 @@ def handle_alert(
         detail = f"tenant {alert.tenant_id!r} is not in the tenants file"
         _dead_letter(runtime, data, attributes, "unroutable", detail, message_id, "-")
         return [Delivered("-", "dead_lettered")]
-    # expectations: a matching alert is a run seen. Recorded beside the delivery, not before
-    # it (it decides nothing the page needs), and awaited before returning, so a failure
+    # expectations: a matching alert is a run seen. Recorded with the delivery, not before
+    # it (it decides nothing the page needs), and written before returning, so a failure
     # to record still fails this attempt and Pub/Sub redelivers it.
-    seen = _BESIDE.submit(observe_sign_of_life, runtime, alert)
+    seen = sighting(runtime, alert)
+    riders = Riders([seen] if seen is not None else [])
+    declared = _BESIDE.submit(observe_expectations, runtime, alert) if tenant.expectations else None
     try:
         return _notify(
-            runtime, alert, tenant, data, attributes, message_id, backoff, session, sleep
+            runtime, alert, tenant, data, attributes, message_id, backoff, session, sleep, riders
         )
     finally:
-        seen.result()
+        try:
+            riders.write_alone(runtime)
+        finally:
+            if declared is not None:
+                declared.result()
 
 
 def _notify(
@@ -180,6 +205,7 @@ def _notify(
     backoff: Backoff,
     session: requests.Session | None,
     sleep: Callable[[float], None] | None,
+    riders: Riders,
 ) -> list[Delivered]:
     try:
         targets = destination_targets(runtime, alert, os.environ)
@@ -190,7 +216,7 @@ def _notify(
         )
         return [Delivered("-", "dead_lettered")]
     if alert.source in tenant.notify.auto_resolve:
-        runtime.state.update(FIRED, fired_key(alert), partial(_fired, alert, runtime.clock()))
+        riders.changes.append((FIRED, fired_key(alert), partial(_fired, alert, runtime.clock())))
     if alert.status == "firing" and targets:
         silence = silences.active_for(runtime.state, alert, runtime.clock())
         if silence is not None:
@@ -206,7 +232,9 @@ def _notify(
             return [Delivered(target[0], "silenced") for target in targets]
     elif alert.status == "resolved":
         silences.settle(runtime.state, alert)
-    return _send_all(runtime, alert, targets, data, attributes, message_id, backoff, session, sleep)
+    return _send_all(
+        runtime, alert, targets, data, attributes, message_id, backoff, session, sleep, riders
+    )
 
 
 def deliver(runtime: Runtime, alert: Alert, backoff: Backoff | None = None) -> list[Delivered]:
@@ -229,9 +257,10 @@ def _send_all(
     backoff: Backoff,
     session: requests.Session | None,
     sleep: Callable[[float], None] | None,
+    riders: Riders | None = None,
 ) -> list[Delivered]:
     """Every destination in parallel within one total budget; SendInFlight when another
-    attempt holds a live claim on one of the sends."""
+    attempt holds a live claim on one of the sends. ``riders`` go with the first claim."""
     budget_s = float(os.environ.get("ALERTBRIDGE_NOTIFY_BUDGET", str(DEFAULT_BUDGET_S)))
     deadline = time.monotonic() + budget_s
 
@@ -248,6 +277,7 @@ def _send_all(
             deadline,
             session,
             sleep or time.sleep,
+            riders if target is targets[0] else None,
         )
 
     if not targets:
@@ -275,8 +305,10 @@ def _deliver(
     deadline: float,
     session: requests.Session | None,
     sleep: Callable[[float], None],
+    riders: Riders | None,
 ) -> Delivered:
-    """Claim the send (compare-and-set lease), post, then record it or release the claim."""
+    """Claim the send (compare-and-set lease), post, then record it or release the claim.
+    The claim's commit also writes ``riders`` (all or nothing)."""
     destination, settings, url, body, headers = target
     key = f"{alert.tenant_id}|{destination}|{alert.dedup_key}"
     claim_id = uuid.uuid4().hex
@@ -299,7 +331,11 @@ def _deliver(
             "lease_id": claim_id,
         }
 
-    runtime.state.update(COLLECTION, key, claim)
+    if riders is not None and riders.changes and not riders.written:
+        runtime.state.update_together([(COLLECTION, key, claim), *riders.changes])
+        riders.written = True
+    else:
+        runtime.state.update(COLLECTION, key, claim)
     if action[0] != "send":
         if action[0] == "in_flight":
             log.info(
