@@ -240,6 +240,10 @@ class RaisingStore:
         self.calls += 1
         raise ConnectionError("state store unreachable")
 
+    def update_together(self, changes: Any) -> Any:
+        self.calls += 1
+        raise ConnectionError("state store unreachable")
+
     def find(self, collection: str, field: str, value: Any) -> list[Any]:
         raise ConnectionError("state store unreachable")
 
@@ -255,6 +259,9 @@ class HangingStore(RaisingStore):
         self.calls += 1
         self.release.wait(30)
         raise ConnectionError("released")
+
+    def update_together(self, changes: Any) -> Any:
+        return self.update("", "", lambda current: None)
 
 
 def closed_port() -> int:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from alertbridge.alert import Alert
+from alertbridge.pipeline import runorder
 from alertbridge.pipeline.envelope import IngestEnvelope
 from alertbridge.pipeline.normalize import handle_message
 from alertbridge.pubsub import OutgoingMessage
@@ -19,7 +21,7 @@ from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.sources.informatica import adapter as informatica
-from alertbridge.state import StateStore
+from alertbridge.state import FirestoreStore, StateStore
 from alertbridge_dev.replay import replay_ingest
 from conftest import ROOT, TopicWatch
 
@@ -160,3 +162,40 @@ def test_replaying_an_ingest_range_pages_nothing_again_for_what_was_resolved(
     for source, data in reversed(live):  # the same messages again, newest first
         assert all(a.status == "resolved" for a in normalise(runtime, source, data, "x").alerts)
     assert [m.json()["status"] for m in acme.quiet(1.0)].count("firing") == 2
+
+
+# ---- one commit per message -----------------------------------------------------------------
+
+
+def test_a_cih_trees_run_order_records_are_written_by_one_commit(
+    runtime: Runtime, state: StateStore
+) -> None:
+    """Every alert of a tree is decided and recorded together (one atomic Firestore write,
+    so the documents share their create_time), not one compare-and-set per alert."""
+    assert isinstance(state, FirestoreStore)
+    outcome = normalise(runtime, informatica.SOURCE, cih_tree(0), "tree")
+    keys = {a.dedup_key for a in outcome.alerts}
+    assert len(keys) >= 2, keys
+    created = {state._ref("run-order", key).get().create_time for key in keys}
+    assert len(created) == 1, created
+
+
+def test_two_alerts_of_one_message_on_the_same_key_decide_one_after_the_other(
+    runtime: Runtime, state: StateStore
+) -> None:
+    """The same dedup key twice in one message (a failure and the success of the next run):
+    the second decides on the record the first wrote, as if they had come one by one."""
+
+    def parsed(kind: str, started: datetime) -> Alert:
+        envelope = IngestEnvelope(adobe_run(kind, started), adobe.SOURCE, kind, RECEIVED)
+        (alert,) = adobe.parse(envelope, runtime.tenants)
+        return alert
+
+    failure = parsed("failure", RECEIVED - timedelta(hours=2))
+    success = parsed("success", RECEIVED - timedelta(hours=1))
+    assert failure.dedup_key == success.dedup_key
+    kept = runorder.apply(state, [failure, success])
+    assert [a.status for a in kept] == ["firing", "resolved"]
+    assert state.get("run-order", failure.dedup_key)["status"] == "resolved"  # type: ignore[index]
+    # and reversed: the older failure arriving second is superseded
+    assert runorder.apply(state, [success, failure]) == [success]

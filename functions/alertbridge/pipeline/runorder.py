@@ -4,7 +4,8 @@ the failure's run, and a late older run never re-opens what a newer run settled.
 Adobe delivers at least once and out of order, CIH events are posted and polled in any
 order, and ``alertbridge replay`` re-reads an ingest range through an unordered
 subscription; so the decision needs the last run seen for each dedup key. That record
-lives in the state store (Firestore), updated atomically (compare-and-set) per alert.
+lives in the state store (Firestore), updated atomically (compare-and-set) per alert; the
+alerts of one message in one commit.
 
 Runs are ranked by (run time, firing before resolved): two different runs dated the same
 instant must not settle the key by arrival order, so the failure outranks the success (when
@@ -32,7 +33,7 @@ from typing import Any
 
 from alertbridge.alert import Alert
 from alertbridge.sources import AdapterError, specs
-from alertbridge.state import StateStore
+from alertbridge.state import StateStore, Update
 from alertbridge.vocabulary import DeadLetterReason
 
 COLLECTION = "run-order"
@@ -84,20 +85,27 @@ def decide(previous: dict[str, Any] | None, alert: Alert) -> tuple[bool, dict[st
 
 
 def apply(store: StateStore, alerts: list[Alert]) -> list[Alert]:
-    """The alerts that should still be published, recording each accepted run."""
-    keep: list[Alert] = []
-    for alert in alerts:
-        verdict: list[bool] = []
+    """The alerts that should still be published, recording each accepted run. A message's
+    alerts (a CIH tree) are decided and recorded in one atomic write when their dedup keys
+    differ: one Firestore commit per message, not one per alert."""
+    verdicts: list[list[bool]] = [[] for _ in alerts]
 
-        def update(
-            previous: dict[str, Any] | None, alert: Alert = alert, verdict: list[bool] = verdict
-        ) -> dict[str, Any] | None:
+    def deciding(alert: Alert, verdict: list[bool]) -> Update:
+        def update(previous: dict[str, Any] | None) -> dict[str, Any] | None:
             verdict.clear()
             publish, record = decide(previous, alert)
             verdict.append(publish)
             return record
 
-        store.update(COLLECTION, alert.dedup_key, update)
-        if verdict and verdict[0]:
-            keep.append(alert)
-    return keep
+        return update
+
+    changes = [
+        (COLLECTION, alert.dedup_key, deciding(alert, verdict))
+        for alert, verdict in zip(alerts, verdicts, strict=True)
+    ]
+    if len({alert.dedup_key for alert in alerts}) == len(alerts):
+        store.update_together(changes)
+    else:  # one key twice: each decides on the record the one before it wrote
+        for change in changes:
+            store.update(*change)
+    return [alert for alert, verdict in zip(alerts, verdicts, strict=True) if verdict[:1] == [True]]
