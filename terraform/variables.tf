@@ -36,7 +36,7 @@ variable "tenants_file" {
 }
 
 variable "source_dir" {
-  description = "The functions/ directory (main.py, the alertbridge package, requirements.txt)."
+  description = "The functions/ directory (main.py, the alertbridge package, requirements.txt and requirements-token.txt). Default: ../functions next to this module."
   type        = string
   default     = null
 }

@@ -124,10 +124,12 @@ def run(ctx: Context) -> None:
             figures = paced_latency(
                 url,
                 headers,
-                # distinct failures: every request its own dedup key, across rates too
+                # distinct failures: every request its own dedup key, across rates too, and
+                # every one worth a page (msgCodes 1-16: the bench tenant maps 17 to a
+                # warning, which PagerDuty's min_severity error rightly never pages)
                 lambda i: json.dumps(
                     subtask_body(40_000_000 + 100_000 * rate + i)
-                    | {"jobId": f"job-pd-{side}{tag}-{rate}-{i}"}
+                    | {"jobId": f"job-pd-{side}{tag}-{rate}-{i}", "msgCode": 1 + i % 16}
                 ),
                 clock,
                 lambda i: f"job-pd-{side}{tag}-{rate}-{i}",
