@@ -8,9 +8,9 @@ each release, so `pip install --require-hashes` accepts whichever wheel pip pick
 platform); `requirements-dev.lock` pins the dev extra on top of it, constrained to the same
 runtime versions; `functions/requirements.txt` is the runtime lock again, as Cloud Functions
 installs it from the deploy archive; `functions/requirements-token.txt` pins the token
-function's dependency group at the same versions, for its own, smaller archive. uv (pinned in the dev lock) resolves them from PyPI, one
-universal resolution for Python 3.11 (the Cloud Functions runtime), so the same lock works on
-Linux CI and on a developer's Mac.
+function's dependency group at the same versions, for its own, smaller archive. uv (pinned
+in the dev lock) resolves them from PyPI, one universal resolution for Python 3.11 (the Cloud
+Functions runtime), so the same lock works on Linux CI and on a developer's Mac.
 
 Each file's header records a digest of the inputs (requires-python and the dependency lists
 of pyproject.toml). `--check` compares that digest first, which needs no network: it catches
@@ -124,8 +124,9 @@ def generate(root: Path, scratch: Path, offline: bool) -> dict[str, str]:
     groups = {
         name: header(
             digest,
-            f"Installed by Cloud Functions from the archive of the functions of dependency group "
-            f"{group!r} (pyproject.toml), at the runtime lock's versions. `make lock`: do not edit.",
+            f"Installed by Cloud Functions from the archive of the functions of dependency "
+            f"group {group!r} (pyproject.toml), at the runtime lock's versions. "
+            "`make lock`: do not edit.",
         )
         + (scratch / Path(name).name).read_text()
         for group, name in GROUP_LOCKS.items()

@@ -69,22 +69,30 @@ def test_the_token_lock_is_its_group_at_the_runtime_locks_versions_without_crypt
     assert not {n for n in token if n.startswith(("google-", "grpcio"))}
 
 
-def test_lock_check_fails_offline_when_pyproject_changed_without_make_lock(
-    tmp_path: Path,
-) -> None:
+def lock_check_after_editing_pyproject(
+    tmp_path: Path, old: str, new: str
+) -> subprocess.CompletedProcess[str]:
+    """`scripts/lock.py --check` on a copy of the project whose pyproject.toml had ``old``
+    replaced by ``new`` and nothing re-locked."""
     for name in ("pyproject.toml", *LOCKED):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text().replace('  "requests>=2.31",', '  "requests>=2.32",', 1)
-    )
-    out = subprocess.run(
+    text = pyproject.read_text()
+    assert old in text
+    pyproject.write_text(text.replace(old, new, 1))
+    return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "lock.py"), "--check", "--root", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_lock_check_fails_offline_when_pyproject_changed_without_make_lock(
+    tmp_path: Path,
+) -> None:
+    out = lock_check_after_editing_pyproject(tmp_path, '  "requests>=2.31",', '  "requests>=2.32",')
     assert out.returncode == 1
     assert "requirements.lock" in out.stderr and "run `make lock`" in out.stderr
     assert TOKEN_LOCK in out.stderr  # its digest covers the same inputs
@@ -93,18 +101,8 @@ def test_lock_check_fails_offline_when_pyproject_changed_without_make_lock(
 def test_lock_check_fails_offline_when_the_token_group_changed_without_make_lock(
     tmp_path: Path,
 ) -> None:
-    for name in ("pyproject.toml", *LOCKED):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / name, tmp_path / name)
-    pyproject = tmp_path / "pyproject.toml"
-    text = pyproject.read_text()
-    assert '  "prometheus-client>=0.20",\n  "PyYAML' in text
-    pyproject.write_text(text.replace('  "prometheus-client>=0.20",\n  "PyYAML', '  "PyYAML', 1))
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "lock.py"), "--check", "--root", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    out = lock_check_after_editing_pyproject(
+        tmp_path, '  "prometheus-client>=0.20",\n  "PyYAML', '  "PyYAML'
     )
     assert out.returncode == 1, out.stderr
     assert TOKEN_LOCK in out.stderr
