@@ -17,12 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alertbridge.alert import ID_MAX, Alert
+from alertbridge.bodies import json_depth
 from alertbridge.pipeline.envelope import IngestEnvelope
-from alertbridge.pipeline.normalize import alert_message
+from alertbridge.pipeline.normalize import alert_event, alert_message, binding_attributes
 from alertbridge.sources import AdapterError
 from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.sources.informatica import adapter as informatica
@@ -278,8 +281,54 @@ def check(source: str, data: bytes, tenant: str | None) -> bool:
         # what the normaliser publishes: the JSON must validate again, attributes must build
         assert Alert.model_validate_json(alert.to_json_bytes()) == alert
         assert all(len(value) <= ID_MAX for value in alert.labels.values())
-        alert_message(alert, "alerts-test")
+        message = alert_message(alert, "alerts-test")
+        assert {k: message.attributes[k] for k in sdk_binding(alert_event(alert))} == (
+            sdk_binding(alert_event(alert))
+        )
     return True
+
+
+def sdk_binding(event: CloudEvent) -> dict[str, str]:
+    """The attributes as the CloudEvents SDK's binary mode gives them (the oracle)."""
+    headers, _ = to_binary(event)
+    return {key.lower(): str(value) for key, value in headers.items()}
+
+
+_ATTRIBUTE_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    st.fixed_dictionaries(
+        {"id": _ATTRIBUTE_TEXT, "source": _ATTRIBUTE_TEXT, "type": _ATTRIBUTE_TEXT},
+        optional={
+            "time": st.datetimes(timezones=st.just(UTC)).map(lambda t: t.isoformat()),
+            "subject": _ATTRIBUTE_TEXT,
+            "datacontenttype": st.sampled_from(["application/json", "text/plain"]),
+            "dataschema": _ATTRIBUTE_TEXT,
+        },
+    ),
+    st.dictionaries(st.from_regex(r"[a-z][a-z0-9]{0,19}", fullmatch=True), _ATTRIBUTE_TEXT),
+)
+def test_binding_attributes_are_what_the_sdks_to_binary_gives(
+    context: dict[str, str], extensions: dict[str, str]
+) -> None:
+    attributes = {**{k: v for k, v in extensions.items() if k not in _CONTEXT_NAMES}, **context}
+    event = CloudEvent(attributes, None)
+    assert binding_attributes(event) == sdk_binding(event)
+
+
+_CONTEXT_NAMES = {
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "specversion",
+    "data",
+}
 
 
 @pytest.mark.parametrize("source", sorted(PARSERS))
@@ -342,3 +391,34 @@ EDGES = {
 def test_edge_values_give_valid_alerts_or_adapter_error(name: str) -> None:
     source, data = EDGES[name]
     check(source, data, "4242")
+
+
+def reference_depth(value: Any) -> int:
+    """Depth by its definition: a scalar is 1, a container one more than its deepest item."""
+    if isinstance(value, dict):
+        return 1 + max((reference_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((reference_depth(v) for v in value), default=0)
+    return 1
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@given(_JSON, st.integers(min_value=1, max_value=8))
+def test_json_depth_is_the_nesting_depth_or_past_the_limit(value: Any, limit: int) -> None:
+    """The flat-object shortcut and the walk agree with the definition: the exact depth up
+    to the limit, and something past the limit when it is deeper."""
+    depth = json_depth(value, limit)
+    expected = reference_depth(value)
+    if expected <= limit:
+        assert depth == expected
+    else:
+        assert limit < depth <= expected

@@ -83,8 +83,10 @@ def failed_cih_event(topic: str) -> dict[str, Any]:
 
 
 def test_cih_event_with_a_300_character_topic_pages_under_a_bounded_deterministic_key(
-    normalize_client: Any, watch: Any, dead_letters: TopicWatch
+    normalize_client: Any, watch: Any, dead_letters: TopicWatch, state: Any
 ) -> None:
+    # ``state``: CIH is run-ordered, so the normaliser needs the store (the Firestore
+    # emulator); without the fixture this test passed only after one that started it.
     acme: TopicWatch = watch("alerts-4242")
     long_topic = "Orders_" + "x" * 293
     other_topic = "Orders_" + "x" * 292 + "y"  # same readable prefix, different topic

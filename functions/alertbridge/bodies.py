@@ -56,6 +56,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def json_depth(value: Any, limit: int) -> int:
     """How deep ``value`` nests (iteratively), counting stops once past ``limit``."""
+    if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
+        return 2 if value else 1  # a flat object, most bodies: nothing to walk
     stack: list[tuple[Any, int]] = [(value, 1)]
     deepest = 0
     while stack:

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from alertbridge.alert import Alert
@@ -54,9 +53,23 @@ def route_to_tenant(alert: Alert, tenants: Tenants) -> str:
     return tenant.topic_name
 
 
-def alert_message(alert: Alert, topic: str) -> OutgoingMessage:
-    """Alert JSON as data; CloudEvents Pub/Sub binding plus filterable attributes."""
-    event = CloudEvent(
+def binding_attributes(event: CloudEvent) -> dict[str, str]:
+    """A data-less event's context attributes in binary mode: ``ce-<name>`` each, and
+    ``datacontenttype`` as ``content-type`` — what the SDK's ``to_binary`` gives as headers
+    (tests hold the two equal), at a tenth of its cost: ``to_binary`` rebuilds the event
+    through its marshaller, ~0.1 ms per alert, a tenth of the ingress's handler."""
+    out: dict[str, str] = {}
+    for name, value in event.get_attributes().items():
+        if name == "datacontenttype":
+            out["content-type"] = str(value)
+        else:
+            out[f"ce-{name}"] = str(value)
+    return out
+
+
+def alert_event(alert: Alert) -> CloudEvent:
+    """The alert's CloudEvent context (the data travels as the message body)."""
+    return CloudEvent(
         {
             "id": alert.id,
             "source": f"//alertbridge/{alert.source}",
@@ -67,8 +80,12 @@ def alert_message(alert: Alert, topic: str) -> OutgoingMessage:
         },
         None,
     )
-    headers, _ = to_binary(event)
-    attributes = {key.lower(): str(value) for key, value in headers.items()}
+
+
+def alert_message(alert: Alert, topic: str) -> OutgoingMessage:
+    """Alert JSON as data; CloudEvents Pub/Sub binding plus filterable attributes."""
+    event = alert_event(alert)
+    attributes = binding_attributes(event)
     attributes.update(
         tenant_id=alert.tenant_id,
         source=alert.source,
