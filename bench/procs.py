@@ -108,7 +108,9 @@ def functions_framework(
             "--port",
             str(port),
         ],
-        env,
+        # Cloud Functions sets FUNCTION_TARGET to the entry point; main.py reads it (the token
+        # function skips the uvicorn twins' imports)
+        {**env, "FUNCTION_TARGET": target},
         name,
     )
 

@@ -111,7 +111,11 @@ class Stack:
             backend = self.backend()
             ours_port, naive_port = free_port(), free_port()
             ours = functions_framework(
-                "ingress", ROOT / "functions" / "main.py", ours_port, backend.ours_env, "ours-http"
+                "ingress_asgi",
+                ROOT / "functions" / "main.py",
+                ours_port,
+                backend.ours_env,
+                "ours-http",
             )
             naive = functions_framework(
                 "publish",

@@ -8,7 +8,9 @@ Each registered source gets an HTTP entry point of its own, named by its spec.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import functions_framework
 from cloudevents.http import CloudEvent
@@ -16,6 +18,15 @@ from flask import Request, Response
 
 from alertbridge import http
 from alertbridge.sources import SourceSpec, specs
+
+if TYPE_CHECKING:
+    from starlette.requests import Request as AsgiRequest
+    from starlette.responses import Response as AsgiResponse
+
+# The ASGI twins need starlette (~57 ms of import). The token function never serves them and
+# its cold start is a goal, so they are left out when the runtime starts `token` (Cloud
+# Functions sets FUNCTION_TARGET to the entry point; unset, everything is defined).
+SERVES_ASGI = os.environ.get("FUNCTION_TARGET") != "token"
 
 
 @functions_framework.http
@@ -45,6 +56,35 @@ def _source_function(spec: SourceSpec) -> Callable[[Request], Response]:
 # spec: `subtask`, `adobe`, `informatica`, ...
 for _spec in specs():
     globals()[_spec.function] = functions_framework.http(_source_function(_spec))
+
+
+def _asgi_function(
+    name: str, routes: dict[str, http.Route], doc: str
+) -> Callable[[AsgiRequest], Awaitable[AsgiResponse]]:
+    from alertbridge import asgi
+
+    async def serve(request: AsgiRequest) -> AsgiResponse:
+        return await asgi.serve(request.scope, request.receive, routes)
+
+    serve.__name__ = serve.__qualname__ = name
+    serve.__doc__ = doc
+    return serve
+
+
+if SERVES_ASGI:
+    import functions_framework.aio
+
+    # The same routes on uvicorn, the publish awaited on the event loop (alertbridge/asgi.py):
+    # `ingress_asgi` is what the local stack serves; `subtask_asgi`, `adobe_asgi`, ... what
+    # Terraform deploys.
+    ingress_asgi = functions_framework.aio.http(
+        _asgi_function("ingress_asgi", http.all_routes(), "``ingress`` on uvicorn")
+    )
+    for _spec in specs():
+        _name = f"{_spec.function}_asgi"
+        globals()[_name] = functions_framework.aio.http(
+            _asgi_function(_name, http.source_routes(_spec), f"``{_spec.function}`` on uvicorn")
+        )
 
 
 @functions_framework.cloud_event

@@ -76,7 +76,7 @@ def run(ctx: Context) -> None:
             python,
         ),
         "subtask": (
-            "subtask",
+            "subtask_asgi",  # what Terraform deploys
             ROOT / "functions" / "main.py",
             ours_env,
             lambda u: (

@@ -141,7 +141,7 @@ class DevStack:
                 "-m",
                 "functions_framework",
                 "--target",
-                "ingress",
+                "ingress_asgi",
                 "--source",
                 str(FUNCTIONS_DIR / "main.py"),
                 "--host",

@@ -337,6 +337,20 @@ class Publisher:
             self._last_failure = time.time()
             raise PublishError(f"no confirmation within {self.timeout_s + 1.0:g} s") from exc
 
+    async def publish_and_wait_async(self, messages: Sequence[OutgoingMessage]) -> list[str]:
+        """``publish_and_wait`` for an event loop: the loop awaits the confirmation instead of
+        a thread blocking on it (alertbridge/asgi.py)."""
+        import asyncio
+        import time
+
+        try:
+            return await asyncio.wait_for(
+                asyncio.wrap_future(self.publish(messages)), self.timeout_s + 1.0
+            )
+        except TimeoutError as exc:
+            self._last_failure = time.time()
+            raise PublishError(f"no confirmation within {self.timeout_s + 1.0:g} s") from exc
+
     def publish(self, messages: Sequence[OutgoingMessage]) -> Future[list[str]]:
         """Publish without waiting: the returned future resolves with every message id once
         Pub/Sub confirmed them all, or fails with PublishError if any failed. Its callbacks

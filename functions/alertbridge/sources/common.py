@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,8 @@ from alertbridge.errors import (
     unauthorized,
     unavailable,
 )
-from alertbridge.http import Reply
+from alertbridge.http import Pending, Reply
 from alertbridge.pipeline.envelope import IngestEnvelope
-from alertbridge.pubsub import PublishError
 from alertbridge.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -124,7 +123,7 @@ def accept_events(
     tenant_id: str | None = None,
     account: str | None = None,
     extra: dict[str, str] | None = None,
-) -> Reply:
+) -> Pending:
     """One ingest message per event of a delivery (canonical JSON), all published before the
     answer; each carries ``<request id>-<index>`` when there are several."""
     envelopes = [
@@ -139,29 +138,36 @@ def accept_events(
         )
         for index, event in enumerate(events)
     ]
-    message_ids = publish_envelopes(runtime, envelopes)
-    body = {
-        "status": "accepted",
-        "request_id": request_id,
-        "events": len(events),
-        "message_ids": message_ids,
-    }
-    return Reply(status, body)
+
+    def answer(message_ids: list[str]) -> Reply:
+        body = {
+            "status": "accepted",
+            "request_id": request_id,
+            "events": len(events),
+            "message_ids": message_ids,
+        }
+        return Reply(status, body)
+
+    return published(runtime, envelopes, answer)
 
 
-def publish_envelopes(runtime: Runtime, envelopes: Sequence[IngestEnvelope]) -> list[str]:
+def published(
+    runtime: Runtime,
+    envelopes: Sequence[IngestEnvelope],
+    answer: Callable[[list[str]], Reply],
+) -> Pending:
     """Durably publish the raw events to the ingest topic and, for those normalised inline
-    (pipeline/inline.py), their alerts to the tenant topics, in one wait: the answer is 2xx
-    only when Pub/Sub confirmed all of them, 503 with Retry-After otherwise. Returns the
-    raw events' message ids."""
+    (pipeline/inline.py), their alerts to the tenant topics, in one wait: ``answer`` gets the
+    raw events' message ids once Pub/Sub confirmed all of them (2xx), 503 with Retry-After
+    otherwise. Planned now; the wait is the server's (http.Pending)."""
     from alertbridge.pipeline import inline
 
     planned = inline.batch(runtime, envelopes)
-    try:
-        ids = runtime.publisher.publish_and_wait(planned.messages)
-    except PublishError:
-        raise unavailable("Pub/Sub did not confirm the publish; retry later") from None
-    for e in envelopes:
-        runtime.metrics.count("published", e.source)
-    inline.settle_all(runtime, planned)
-    return ids[: len(planned.raw)]
+
+    def confirmed(ids: list[str]) -> Reply:
+        for e in envelopes:
+            runtime.metrics.count("published", e.source)
+        inline.settle_all(runtime, planned)
+        return answer(ids[: len(planned.raw)])
+
+    return Pending(planned.messages, confirmed)

@@ -93,6 +93,7 @@ locals {
     invoker            = "public"
     event_topic        = null
     ingress            = var.http_ingress
+    asgi               = false
     env                = {}
     secret_env         = {}
     publishes          = []
@@ -113,17 +114,20 @@ locals {
     }
     subtask = {
       description = "alertbridge LiveRamp sub-task endpoint"
+      asgi        = true # served by main.py's `subtask_asgi` (uvicorn)
       secret_env  = local.jwt_secret
       publishes   = ["ingest", "tenants"] # normalises inline (one hop)
     }
     informatica = {
       description = "alertbridge Informatica CIH endpoint"
+      asgi        = true # served by main.py's `informatica_asgi` (uvicorn)
       secret_env  = local.jwt_secret
       publishes   = ["ingest", "tenants"] # normalises inline (one hop)
       firestore   = true                  # run order, within ALERTBRIDGE_INLINE_STATE_BUDGET
     }
     adobe = {
       description = "alertbridge Adobe I/O Events webhook"
+      asgi        = true # served by main.py's `adobe_asgi` (uvicorn)
       env         = local.adobe_env
       secret_env  = local.adobe_secret
       publishes   = ["ingest", "tenants"] # normalises inline (one hop)
@@ -131,6 +135,7 @@ locals {
     }
     dbt_cloud = {
       description = "alertbridge dbt Cloud job webhooks"
+      asgi        = true # served by main.py's `dbt_cloud_asgi` (uvicorn)
       secret_env  = { for env in local.source_secret_env.dbt_cloud : env => env }
       publishes   = ["ingest", "tenants"] # one hop: alerts straight to the tenant topic
       firestore   = true                  # run order, inline
@@ -138,6 +143,7 @@ locals {
     # Every route on one function, for small deployments: off unless enabled.
     ingress = {
       description = "alertbridge: every HTTP route on one function"
+      asgi        = true
       enabled     = false
       env         = merge(local.jwt_env, local.adobe_env)
       secret_env = merge(
@@ -212,7 +218,12 @@ locals {
       local.defaults,
       spec,
       { for k, v in try(var.functions[name], {}) : k => v if v != null },
-      { entry_point = name, env = merge(local.common_env, try(spec.env, {})) },
+      {
+        # An HTTP source function is served by uvicorn with its publish awaited on the event
+        # loop: main.py's `<name>_asgi` twin (functions/alertbridge/asgi.py).
+        entry_point = try(spec.asgi, false) ? "${name}_asgi" : name
+        env         = merge(local.common_env, try(spec.env, {}))
+      },
     )
     if coalesce(try(var.functions[name].enabled, null), try(spec.enabled, null), true)
   }

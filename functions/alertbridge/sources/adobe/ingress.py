@@ -22,7 +22,7 @@ from flask import Request
 
 from alertbridge.bodies import check_declared_size, media_type, parse_json, read_body, unsupported
 from alertbridge.errors import FieldProblem, bad_request
-from alertbridge.http import Reply
+from alertbridge.http import Pending, Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources.adobe import adapter as adobe
 from alertbridge.sources.adobe.signature import (
@@ -82,7 +82,7 @@ def split_events(payload: Any) -> list[Any]:
     return events
 
 
-def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+def handle(runtime: Runtime, request: Request, request_id: str) -> Reply | Pending:
     if request.method == "GET":
         return challenge(request)
     check_declared_size(request, runtime.settings.max_body_bytes)

@@ -20,13 +20,13 @@ from flask import Request
 
 from alertbridge.bodies import media_type, parse_json, read_body, unsupported
 from alertbridge.errors import ApiError, FieldProblem, bad_request, unavailable
-from alertbridge.http import Reply
+from alertbridge.http import Pending, Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources import AdapterError
 from alertbridge.sources.common import (
     charge_tenant,
     envelope,
-    publish_envelopes,
+    published,
 )
 from alertbridge.sources.dbt_cloud import adapter
 from alertbridge.sources.dbt_cloud.config import DbtCloudSettings, settings_of, tenant_for_account
@@ -63,7 +63,7 @@ def _payload_error(exc: AdapterError) -> ApiError:
     )
 
 
-def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+def handle(runtime: Runtime, request: Request, request_id: str) -> Reply | Pending:
     body = read_body(request, runtime.settings.max_body_bytes)
     if media_type(request.content_type) not in ("application/json", ""):
         raise unsupported(request.content_type, ["application/json"])
@@ -97,10 +97,11 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
     if payload.get("eventType") == adapter.STARTED:
         ignored = {"status": "ignored", "request_id": request_id, "reason": "started run"}
         return Reply(200, ignored)
-    message_ids = publish_envelopes(
-        runtime, [envelope(adapter.SOURCE, body, request_id, "application/json", tenant_id)]
-    )
-    return Reply(
-        200,
-        {"status": "accepted", "request_id": request_id, "events": 1, "message_ids": message_ids},
+    return published(
+        runtime,
+        [envelope(adapter.SOURCE, body, request_id, "application/json", tenant_id)],
+        lambda ids: Reply(
+            200,
+            {"status": "accepted", "request_id": request_id, "events": 1, "message_ids": ids},
+        ),
     )

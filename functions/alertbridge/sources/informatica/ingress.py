@@ -20,7 +20,7 @@ from flask import Request
 
 from alertbridge.bodies import check_declared_size, media_type, parse_json, read_body, unsupported
 from alertbridge.errors import ApiError, FieldProblem, bad_request, forbidden
-from alertbridge.http import Reply
+from alertbridge.http import Pending, Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources.common import (
     accept_events,
@@ -221,7 +221,7 @@ def events_from(body: bytes, content_type: str | None) -> list[dict[str, Any]]:
     return events
 
 
-def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+def handle(runtime: Runtime, request: Request, request_id: str) -> Reply | Pending:
     limit = runtime.settings.max_body_bytes
     check_declared_size(request, limit)
     claims, tenant_id = authorize(runtime, request)

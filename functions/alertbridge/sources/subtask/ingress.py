@@ -11,12 +11,12 @@ from alertbridge.bodies import (
     parse_object,
     read_body,
 )
-from alertbridge.http import Reply
+from alertbridge.http import Pending, Reply
 from alertbridge.runtime import Runtime
 from alertbridge.sources.common import (
     authorize,
     envelope,
-    publish_envelopes,
+    published,
 )
 from alertbridge.sources.subtask import adapter as subtask
 
@@ -24,7 +24,7 @@ PATH = "/analytics-environment/v1/job-pub-sub-messages"
 FORM = "application/x-www-form-urlencoded"
 
 
-def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
+def handle(runtime: Runtime, request: Request, request_id: str) -> Pending:
     limit = runtime.settings.max_body_bytes
     check_declared_size(request, limit)
     claims, tenant_id = authorize(runtime, request)
@@ -34,5 +34,10 @@ def handle(runtime: Runtime, request: Request, request_id: str) -> Reply:
     media = media_type(request.content_type)
     stored_type = FORM if media == FORM or looks_like_form(body) else "application/json"
     env = envelope(subtask.SOURCE, body, request_id, stored_type, tenant_id, claims.subject)
-    (message_id,) = publish_envelopes(runtime, [env])
-    return Reply(202, {"status": "accepted", "request_id": request_id, "message_id": message_id})
+    return published(
+        runtime,
+        [env],
+        lambda ids: Reply(
+            202, {"status": "accepted", "request_id": request_id, "message_id": ids[0]}
+        ),
+    )
