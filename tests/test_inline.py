@@ -60,7 +60,7 @@ def normaliser_queue(emulator: Emulator, project: str, runtime: Runtime) -> Iter
         subscriber.close()
 
 
-@pytest.fixture
+@pytest.fixture(params=["flask", "uvicorn"])
 def send(
     request: pytest.FixtureRequest,
     runtime: Runtime,
@@ -68,7 +68,11 @@ def send(
     key_server: KeyServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[[str], Any]:
-    """POST one failure of ``source`` through its real endpoint; returns the response."""
+    """POST one failure of ``source`` through its real endpoint; returns the response. Every
+    test using it runs on both servers: Flask (werkzeug's test client) and uvicorn (real HTTP
+    to ``ingress_asgi``, where the publish is awaited on the event loop)."""
+    if request.param == "uvicorn":
+        client = request.getfixturevalue("uvicorn_client")
     runtime.settings = dataclasses.replace(
         runtime.settings, adobe_key_host=key_server.url, adobe_client_id=ADOBE_CLIENT_ID
     )
@@ -99,6 +103,8 @@ def send(
                 "/adobe/v1/flow-run-notifications", data=body, headers=signed_headers(body, key)
             )
         headers = {"Content-Type": "application/json", "Authorization": sign(ERRORED)}
+        if request.param == "uvicorn":
+            return client.post(DBT.path, data=ERRORED, headers=headers)
         return dbt.test_client().post(DBT.path, data=ERRORED, headers=headers)
 
     return post

@@ -93,6 +93,9 @@ def wsgi_environ(scope: Mapping[str, Any], body: bytes) -> dict[str, Any]:
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
+        # the body is buffered whole (or cut past the limit): a chunked one reads to its end,
+        # as under gunicorn, instead of as empty for want of a Content-Length
+        "wsgi.input_terminated": True,
     }
     if client:
         environ["REMOTE_ADDR"] = client[0]
