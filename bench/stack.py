@@ -50,6 +50,8 @@ class Services:
     relay: Proc
     ours_url: str
     naive_url: str
+    naive_asgi: Proc | None = None
+    naive_asgi_url: str = ""
 
 
 class Stack:
@@ -109,7 +111,7 @@ class Stack:
     def services(self) -> Services:
         if self._services is None:
             backend = self.backend()
-            ours_port, naive_port = free_port(), free_port()
+            ours_port, naive_port, naive_asgi_port = free_port(), free_port(), free_port()
             ours = functions_framework(
                 "ingress_asgi",
                 ROOT / "functions" / "main.py",
@@ -124,6 +126,13 @@ class Stack:
                 backend.naive_env,
                 "naive-http",
             )
+            naive_asgi = functions_framework(
+                "publish_asgi",
+                ROOT / "bench" / "naive" / "asgi.py",
+                naive_asgi_port,
+                backend.naive_env,
+                "naive-asgi-http",
+            )
             normalizer = spawn(
                 [sys.executable, "-m", "alertbridge_dev.cli", "worker"],
                 backend.ours_env,
@@ -134,7 +143,7 @@ class Stack:
                 backend.naive_env,
                 "naive-relay",
             )
-            self.procs += [ours, naive, normalizer, relay]
+            self.procs += [ours, naive, naive_asgi, normalizer, relay]
             services = Services(
                 ours,
                 naive,
@@ -142,10 +151,14 @@ class Stack:
                 relay,
                 f"http://127.0.0.1:{ours_port}",
                 f"http://127.0.0.1:{naive_port}",
+                naive_asgi,
+                f"http://127.0.0.1:{naive_asgi_port}",
             )
             assert wait_until(
                 lambda: (
-                    http_ok(services.ours_url + "/health") and http_ok(services.naive_url + "/")
+                    http_ok(services.ours_url + "/health")
+                    and http_ok(services.naive_url + "/")
+                    and http_ok(services.naive_asgi_url + "/")
                 ),
                 60,
                 0.1,

@@ -63,6 +63,21 @@ def run(ctx: Context) -> None:
             f"non-2xx ours {ours_run['non2xx']:.0f}",
         )
     )
+    # the same naive function on uvicorn, awaiting on the loop as ours does: not the issue's
+    # baseline, printed so the row above can be read against the same server too
+    naive_asgi_run = run_wrk(services.naive_asgi_url + "/", sub_body, {}, seconds)
+    report.extra["ingress_subtask"]["naive_asgi"] = naive_asgi_run
+    report.add(
+        Row(
+            "ingress sub-task vs naive on uvicorn (req/s)",
+            ours_run["rps"],
+            naive_asgi_run["rps"],
+            "req/s",
+            "-",
+            True,
+            "both on uvicorn; the issue's baseline is the row above",
+        )
+    )
     cih_body = json.dumps(cih_event(0)).replace('"pubSubName": "Pub0"', '"pubSubName": "Pub__N__"')
     cih_run = run_wrk(ours_url + INFORMATICA, cih_body, auth, seconds)
     report.add(
