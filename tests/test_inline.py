@@ -60,18 +60,29 @@ def normaliser_queue(emulator: Emulator, project: str, runtime: Runtime) -> Iter
         subscriber.close()
 
 
-@pytest.fixture(params=["flask", "uvicorn"])
+SERVERS = ["flask", "uvicorn"]
+
+
+@pytest.fixture
+def server() -> str:
+    """Flask unless a test is parametrized over ``SERVERS`` (both paths for every source and
+    the run-order fall-back run on both)."""
+    return "flask"
+
+
+@pytest.fixture
 def send(
     request: pytest.FixtureRequest,
+    server: str,
     runtime: Runtime,
     client: Any,
     key_server: KeyServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[[str], Any]:
-    """POST one failure of ``source`` through its real endpoint; returns the response. Every
-    test using it runs on both servers: Flask (werkzeug's test client) and uvicorn (real HTTP
-    to ``ingress_asgi``, where the publish is awaited on the event loop)."""
-    if request.param == "uvicorn":
+    """POST one failure of ``source`` through its real endpoint; returns the response. On
+    ``server`` "flask" through werkzeug's test client, on "uvicorn" over real HTTP to
+    ``ingress_asgi`` (the publish awaited on the event loop)."""
+    if server == "uvicorn":
         client = request.getfixturevalue("uvicorn_client")
     runtime.settings = dataclasses.replace(
         runtime.settings, adobe_key_host=key_server.url, adobe_client_id=ADOBE_CLIENT_ID
@@ -103,7 +114,7 @@ def send(
                 "/adobe/v1/flow-run-notifications", data=body, headers=signed_headers(body, key)
             )
         headers = {"Content-Type": "application/json", "Authorization": sign(ERRORED)}
-        if request.param == "uvicorn":
+        if server == "uvicorn":
             return client.post(DBT.path, data=ERRORED, headers=headers)
         return dbt.test_client().post(DBT.path, data=ERRORED, headers=headers)
 
@@ -129,6 +140,7 @@ def firing(landed: list[Any], source: str) -> list[dict[str, Any]]:
 # ---- the inline path ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("source", list(SOURCES))
 def test_inline_alert_reaches_the_tenant_topic_raw_is_marked_and_the_normaliser_gets_nothing(
     source: str,
@@ -176,6 +188,7 @@ def test_with_the_normaliser_running_an_inline_alert_is_published_once(
 # ---- the slow path --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("source", list(SOURCES))
 def test_an_adapter_failure_goes_raw_unmarked_and_the_normaliser_lands_the_alert(
     source: str,
@@ -277,7 +290,10 @@ def closed_port() -> int:
 
 
 @pytest.mark.parametrize("source", ORDERED)
-@pytest.mark.parametrize("down", ["raises", "hangs", "closed-port"])
+@pytest.mark.parametrize(
+    ("server", "down"),
+    [("flask", "raises"), ("flask", "hangs"), ("flask", "closed-port"), ("uvicorn", "hangs")],
+)
 def test_state_store_down_or_slow_falls_back_to_the_slow_path_within_the_budget(
     source: str,
     down: str,
