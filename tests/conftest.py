@@ -7,6 +7,7 @@ test client) or on a real loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -323,10 +324,10 @@ class UvicornClient:
         return self.open("GET", path, **kwargs)
 
 
-@pytest.fixture
-def uvicorn_server(runtime: Runtime) -> Iterator[str]:
+@contextlib.contextmanager
+def serving_ingress_asgi() -> Iterator[str]:
     """``ingress_asgi`` (every route, what the local stack serves; Terraform deploys its
-    per-source twins) on a real uvicorn server on loopback, sharing the test's runtime."""
+    per-source twins) on a real uvicorn server on loopback, with the process's runtime."""
     import functions_framework
     import uvicorn
 
@@ -349,6 +350,13 @@ def uvicorn_server(runtime: Runtime) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def uvicorn_server(runtime: Runtime) -> Iterator[str]:
+    """``serving_ingress_asgi`` sharing the test's runtime."""
+    with serving_ingress_asgi() as url:
+        yield url
 
 
 @pytest.fixture

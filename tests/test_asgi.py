@@ -11,9 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import functions_framework
 import pytest
-import uvicorn
 
 from alertbridge import runtime as runtime_mod
 from alertbridge.auth.tokens import Keyring
@@ -21,8 +19,15 @@ from alertbridge.runtime import Runtime
 from alertbridge.settings import Settings
 from alertbridge.tenants import Tenants
 from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator, free_port
-from conftest import ROOT, TopicWatch, UvicornClient, subtask_body, token_for
+from alertbridge_dev.emulator import Emulator
+from conftest import (
+    ROOT,
+    TopicWatch,
+    UvicornClient,
+    serving_ingress_asgi,
+    subtask_body,
+    token_for,
+)
 
 SUBTASK = "/analytics-environment/v1/job-pub-sub-messages"
 CIH = "/informatica/v1/events"
@@ -157,58 +162,49 @@ def test_pubsub_down_is_a_503_and_the_event_loop_keeps_answering_meanwhile(
         own_emulator.host,
     )
     runtime_mod.set_runtime(rt)
-    app = functions_framework.create_app(
-        target="ingress_asgi", source=str(ROOT / "functions" / "main.py")
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        http = UvicornClient(f"http://127.0.0.1:{port}")
-        headers = {"Tenant-ID": "4242", "Authorization": f"Bearer {token_for(http)}"}
-        assert http.post(SUBTASK, json=subtask_body(), headers=headers).status_code == 202
-
-        own_emulator.stop()
-        outcome: dict[str, Any] = {}
-
-        def stuck_post() -> None:
-            started = time.monotonic()
-            outcome["response"] = http.post(
-                SUBTASK, json=subtask_body(jobId="job-during-outage"), headers=headers
-            )
-            outcome["elapsed"] = time.monotonic() - started
-
-        waiting = threading.Thread(target=stuck_post)
-        waiting.start()
-        # while that publish waits for a confirmation that cannot come:
-        other = UvicornClient(f"http://127.0.0.1:{port}")
-        started = time.monotonic()
-        refused = other.post(SUBTASK, json=subtask_body(msgCode=999), headers=headers)
-        token = other.post(
-            "/authn/v1/oauth2/token",
-            data={"grant_type": "password", "username": "acme-etl", "password": "no"},
-        )
-        answered_in = time.monotonic() - started
-        assert (refused.status_code, token.status_code) == (400, 400)
-        assert waiting.is_alive(), "the stuck publish should still be waiting"
-        assert answered_in < 1.0, f"the loop was held {answered_in:.2f} s"
-        waiting.join(timeout=15)
-        response = outcome["response"]
-        assert response.status_code == 503, response.get_data(as_text=True)
-        assert int(response.headers["Retry-After"]) >= 1
-        assert response.get_json()["error"] == "unavailable"
-        assert outcome["elapsed"] < 3.0 + 3.0
+        with serving_ingress_asgi() as url:
+            outage_answers_503_without_holding_the_loop(url, own_emulator)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         runtime_mod.set_runtime(None)
         rt.close()
+
+
+def outage_answers_503_without_holding_the_loop(url: str, pubsub: Emulator) -> None:
+    http = UvicornClient(url)
+    headers = {"Tenant-ID": "4242", "Authorization": f"Bearer {token_for(http)}"}
+    assert http.post(SUBTASK, json=subtask_body(), headers=headers).status_code == 202
+
+    pubsub.stop()
+    outcome: dict[str, Any] = {}
+
+    def stuck_post() -> None:
+        started = time.monotonic()
+        outcome["response"] = http.post(
+            SUBTASK, json=subtask_body(jobId="job-during-outage"), headers=headers
+        )
+        outcome["elapsed"] = time.monotonic() - started
+
+    waiting = threading.Thread(target=stuck_post)
+    waiting.start()
+    # while that publish waits for a confirmation that cannot come:
+    other = UvicornClient(url)
+    started = time.monotonic()
+    refused = other.post(SUBTASK, json=subtask_body(msgCode=999), headers=headers)
+    token = other.post(
+        "/authn/v1/oauth2/token",
+        data={"grant_type": "password", "username": "acme-etl", "password": "no"},
+    )
+    answered_in = time.monotonic() - started
+    assert (refused.status_code, token.status_code) == (400, 400)
+    assert waiting.is_alive(), "the stuck publish should still be waiting"
+    assert answered_in < 1.0, f"the loop was held {answered_in:.2f} s"
+    waiting.join(timeout=15)
+    response = outcome["response"]
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.get_json()["error"] == "unavailable"
+    assert outcome["elapsed"] < 3.0 + 3.0
 
 
 @pytest.mark.parametrize("path", ["/health", "/metrics", "/metrics/prometheus"])

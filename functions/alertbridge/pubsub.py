@@ -329,27 +329,30 @@ class Publisher:
     def publish_and_wait(self, messages: Sequence[OutgoingMessage]) -> list[str]:
         """Publish every message and wait for all; raise PublishError if any failed or
         Pub/Sub did not confirm within the publish timeout."""
-        import time
 
         try:
             return self.publish(messages).result(timeout=self.timeout_s + 1.0)
         except FutureTimeout as exc:
-            self._last_failure = time.time()
-            raise PublishError(f"no confirmation within {self.timeout_s + 1.0:g} s") from exc
+            raise self._not_confirmed() from exc
 
     async def publish_and_wait_async(self, messages: Sequence[OutgoingMessage]) -> list[str]:
         """``publish_and_wait`` for an event loop: the loop awaits the confirmation instead of
         a thread blocking on it (alertbridge/asgi.py)."""
         import asyncio
-        import time
 
         try:
             return await asyncio.wait_for(
                 asyncio.wrap_future(self.publish(messages)), self.timeout_s + 1.0
             )
         except TimeoutError as exc:
-            self._last_failure = time.time()
-            raise PublishError(f"no confirmation within {self.timeout_s + 1.0:g} s") from exc
+            raise self._not_confirmed() from exc
+
+    def _not_confirmed(self) -> PublishError:
+        """The wait outlived the publish timeout (plus a second for the flusher)."""
+        import time
+
+        self._last_failure = time.time()
+        return PublishError(f"no confirmation within {self.timeout_s + 1.0:g} s")
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> Future[list[str]]:
         """Publish without waiting: the returned future resolves with every message id once
