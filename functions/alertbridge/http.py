@@ -113,10 +113,13 @@ def all_routes() -> dict[str, Route]:
     return routes
 
 
+def json_bytes(body: Any) -> bytes:
+    """The compact JSON every answer body is sent as."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    response = Response(
-        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
-    )
+    response = Response(json_bytes(body), status=status, mimetype="application/json")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -137,8 +140,7 @@ def reply_answer(reply: Reply, request_id: str) -> Answer:
     if isinstance(reply.body, str):
         body, content_type = reply.body.encode(), "text/plain; charset=utf-8"
     else:
-        body = json.dumps(reply.body, separators=(",", ":")).encode()
-        content_type = "application/json"
+        body, content_type = json_bytes(reply.body), "application/json"
     return Answer(
         reply.status,
         body,
@@ -151,8 +153,7 @@ def error_answer(exc: ApiError, request_id: str) -> Answer:
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     headers["X-Request-ID"] = request_id
-    body = json.dumps(exc.body(request_id), separators=(",", ":")).encode()
-    return Answer(exc.status, body, headers)
+    return Answer(exc.status, json_bytes(exc.body(request_id)), headers)
 
 
 def error_response(exc: ApiError, request_id: str) -> Response:
