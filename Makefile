@@ -32,7 +32,7 @@ dev: $(STAMP)
 	$(BIN)/alertbridge dev
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions devtools tests bench

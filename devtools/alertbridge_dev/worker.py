@@ -235,7 +235,10 @@ class NotifyWorker(PullWorker):
     stage: Stage = "notify"
 
     def __init__(
-        self, runtime: Runtime, threads: int = 8, sweep_every_s: float | None = None
+        self,
+        runtime: Runtime,
+        threads: int = int(os.environ.get("ALERTBRIDGE_NOTIFY_THREADS", "8")),
+        sweep_every_s: float | None = None,
     ) -> None:
         from alertbridge.notify.handler import handle_alert
 
