@@ -52,6 +52,67 @@ def test_two_instances_alternating_on_one_key_never_lose_an_update(
         other.close()
 
 
+def bump(current: dict[str, Any] | None) -> dict[str, Any]:
+    return {"count": (current or {}).get("count", 0) + 1}
+
+
+def test_concurrent_updates_of_different_records_share_commits_and_each_lands(
+    state: StateStore,
+) -> None:
+    """Group commit: 16 threads updating 40 records, 400 updates; every record ends at
+    exactly its count, in fewer Commit RPCs than updates."""
+    assert isinstance(state, FirestoreStore)
+    before = state.commits
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: state.update("grouped", f"r{i % 40}", bump), range(400)))
+    for r in range(40):
+        assert state.get("grouped", f"r{r}") == {"count": 10, "key": f"r{r}"}
+    assert state.commits - before < 400
+
+
+def test_a_stale_guess_in_a_group_fails_no_one_else_and_is_read_again(
+    state: StateStore, firestore_emulator: Emulator, project: str
+) -> None:
+    """Another instance rewrote records this one remembers: their updates' preconditions
+    fail whichever group they ride in; every caller of that group still lands its update
+    exactly once (each commits again alone), and the stale ones re-read and re-decide."""
+    assert isinstance(state, FirestoreStore)
+    other = FirestoreStore(project, firestore_emulator.host)
+    try:
+        for r in range(24):
+            state.update("mixed", f"r{r}", bump)
+        for r in range(0, 24, 3):  # every third record moves behind this instance's back
+            other.update("mixed", f"r{r}", bump)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            list(pool.map(lambda r: state.update("mixed", f"r{r}", bump), range(24)))
+        for r in range(24):
+            expected = 3 if r % 3 == 0 else 2
+            assert state.get("mixed", f"r{r}") == {"count": expected, "key": f"r{r}"}, r
+    finally:
+        other.close()
+
+
+def test_a_record_that_cannot_be_stored_fails_its_caller_only(state: StateStore) -> None:
+    """A record Firestore cannot hold (a set) fails its own update with TypeError; the
+    callers that shared its commit still land theirs."""
+
+    def update(i: int) -> Exception | None:
+        fn = (lambda current: {"bad": {1, 2}}) if i == 5 else bump
+        try:
+            state.update("encode", f"r{i}", fn)
+        except TypeError as exc:
+            return exc
+        return None
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        outcomes = list(pool.map(update, range(12)))
+    assert [i for i, o in enumerate(outcomes) if o is not None] == [5]
+    assert "JSON-like values only" in str(outcomes[5])
+    assert state.get("encode", "r5") is None
+    for i in (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11):
+        assert state.get("encode", f"r{i}") == {"count": 1, "key": f"r{i}"}
+
+
 def test_a_decision_to_store_nothing_is_taken_on_the_real_record(state: StateStore) -> None:
     state.update("things", "k", lambda current: {"open": True})
     seen: list[dict[str, Any] | None] = []

@@ -3,12 +3,16 @@ two instances of it (two function instances, each remembering its own last write
 guessing from them) apply random updates, alone and several together, to a few records on
 the real Firestore emulator; a dict applies the same decisions. After every step the
 emulator holds exactly what the model holds: no update lost to a stale guess, none applied
-twice by a retry, a decision to write nothing never writing, and a group all or nothing."""
+twice by a retry, a decision to write nothing never writing, and a group all or nothing;
+and callers racing from threads (grouped into shared commits, or failing each other's
+preconditions) each land exactly once."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -37,6 +41,11 @@ def op(name: str) -> Update:
         return None  # keep
 
     return decide
+
+
+def add_one(current: Record | None) -> Record:
+    """Commutes with itself: the model need not know in which order racing adds landed."""
+    return {"n": (current or {}).get("n", 0) + 1}
 
 
 def machine(new_store: Callable[[], tuple[StateStore, StateStore]]) -> type[RuleBasedStateMachine]:
@@ -71,6 +80,28 @@ def machine(new_store: Callable[[], tuple[StateStore, StateStore]]) -> type[Rule
             expected = [self.apply_to_model(key, name) for key, name in picks]
             changes = [(COLLECTION, key, op(name)) for key, name in picks]
             assert self.stores[which].update_together(changes) == expected
+
+        @rule(
+            picks=st.lists(
+                st.tuples(st.integers(0, 1), st.sampled_from(KEYS)), min_size=2, max_size=8
+            )
+        )
+        def racing_adds(self, picks: list[tuple[int, str]]) -> None:
+            """Callers on both instances add one to records at the same moment (grouped in
+            one commit when their records differ, racing when they share one): each lands
+            exactly once, whatever order they commit in."""
+            start = threading.Barrier(len(picks))
+
+            def add(pick: tuple[int, str]) -> None:
+                which, key = pick
+                start.wait(timeout=30)
+                self.stores[which].update(COLLECTION, key, add_one)
+
+            with ThreadPoolExecutor(max_workers=len(picks)) as pool:
+                list(pool.map(add, picks))
+            for key in {key for _, key in picks}:
+                n = self.model.get(key, {}).get("n", 0)
+                self.model[key] = {"n": n + sum(1 for _, k in picks if k == key), "key": key}
 
         @invariant()
         def the_store_holds_the_model(self) -> None:

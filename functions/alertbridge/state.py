@@ -13,6 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 Record = dict[str, Any]
@@ -65,6 +66,7 @@ class FirestoreStore:
         self._prefix = prefix
         self._documents = f"{self._client._database_string}/documents"
         self._raw = RawFirestore(self._client, timeout_s)
+        self._commits = GroupCommit(self._raw)
         # What this process last wrote per document, with the write's update_time: the
         # next compare-and-set on that key can skip the read. A stale entry only costs a
         # failed precondition and a read; it can never let a write through unchecked.
@@ -130,7 +132,7 @@ class FirestoreStore:
                 return decided
             try:
                 # each record replaces its document, if that is still the one decided on
-                written = self._raw.write_many([(names[i], data, t) for i, data, t in writes])
+                written = self._commits.write_many([(names[i], data, t) for i, data, t in writes])
             except (gexc.Conflict, gexc.FailedPrecondition, gexc.NotFound):
                 # another writer got there first (or a document was deleted under a
                 # remembered write): forget the guesses, read and re-decide
@@ -156,7 +158,13 @@ class FirestoreStore:
         )
         return [dict(snapshot.to_dict() or {}) for snapshot in query.stream()]
 
+    @property
+    def commits(self) -> int:
+        """Commit RPCs sent for updates (one per group of concurrent callers)."""
+        return self._commits.commits
+
     def close(self) -> None:
+        self._commits.close()
         self._client.close()  # type: ignore[no-untyped-call,unused-ignore]
 
 
@@ -228,6 +236,10 @@ class RawFirestore:
     def write_many(self, writes: Sequence[tuple[str, Record, Any]]) -> list[Any]:
         """``write`` for several documents in one commit: all are written or none is (a
         failed precondition on any fails the commit). Returns each write's update_time."""
+        response = self._call(self._commit, self.commit_request(writes))
+        return [result.update_time for result in response.write_results]
+
+    def commit_request(self, writes: Sequence[tuple[str, Record, Any]]) -> Any:
         changes = []
         for name, record, update_time in writes:
             precondition = (
@@ -241,10 +253,27 @@ class RawFirestore:
                     update=self._document(name=name, fields=fields), current_document=precondition
                 )
             )
-        response = self._call(
-            self._commit, self._commit_request(database=self._database, writes=changes)
-        )
-        return [result.update_time for result in response.write_results]
+        return self._commit_request(database=self._database, writes=changes)
+
+    def commit_async(self, request: Any, done: Callable[[Any, BaseException | None], None]) -> None:
+        """Send a Commit without waiting: ``done(response, None)`` or ``done(None, error)``
+        (the client library's exception) runs on gRPC's thread when it is answered."""
+        import grpc
+        from google.api_core import exceptions as gexc
+
+        def settled(future: Any) -> None:
+            try:
+                response = future.result()
+            except grpc.RpcError as exc:
+                done(None, gexc.from_grpc_error(exc))  # type: ignore[no-untyped-call]
+            except Exception as exc:  # cancelled when the channel closed
+                done(None, exc)
+            else:
+                done(response, None)
+
+        self._commit.future(
+            request, timeout=self._timeout_s, metadata=self._metadata
+        ).add_done_callback(settled)
 
     def encode(self, value: Any) -> Any:
         if value is None:
@@ -265,6 +294,143 @@ class RawFirestore:
             fields = {str(k): self.encode(v) for k, v in value.items()}
             return self._value(map_value=self._map(fields=fields))
         raise TypeError(f"a state record holds JSON-like values only, not {type(value).__name__}")
+
+
+class _Queued:
+    """One caller's writes waiting for a group commit, and how it ended."""
+
+    __slots__ = ("alone", "done", "error", "names", "times", "writes")
+
+    def __init__(self, writes: Sequence[tuple[str, Record, Any]]) -> None:
+        self.writes = writes
+        self.names = {name for name, _, _ in writes}
+        self.done = threading.Event()
+        self.times: list[Any] = []
+        self.error: BaseException | None = None
+        self.alone = False  # commit on its own: its group failed, or it shares a document
+
+
+class GroupCommit:
+    """Merges the commits of concurrent callers into one Commit RPC (a group commit).
+
+    Each Commit costs a fixed price whatever it carries: on the Firestore emulator ~2-5 ms
+    of its JVM's CPU and ~0.5 ms of ours for one write, ~0.2 and ~0.06 ms per write in
+    commits of 20 (measured). The notifier makes two commits per page and the normaliser
+    one per run-ordered message, from many threads at once: while ``in_flight`` commits
+    are on the wire, what the others ask for waits and goes in the next one, so under load
+    a commit carries many callers' writes and idle it carries one (no added delay).
+
+    Each caller's writes keep their own preconditions, and a commit applies all or none, so
+    a group stays all-or-nothing for every caller in it. Two callers writing one document
+    never share a commit (the second would fail the first's precondition: it commits alone,
+    as before); when a group fails a precondition, nobody can tell whose it was, so each
+    caller commits again alone and gets its own answer. Other errors (store down, deadline)
+    are every caller's.
+    """
+
+    def __init__(self, raw: RawFirestore, in_flight: int = 1, max_writes: int = 500) -> None:
+        self._raw = raw
+        self._in_flight_max = in_flight
+        self._max_writes = max_writes  # Firestore's limit per commit
+        self._queue: list[_Queued] = []
+        self._in_flight = 0
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.commits = 0  # Commit RPCs sent for groups (tests and benchmarks read it)
+
+    def write_many(self, writes: Sequence[tuple[str, Record, Any]]) -> list[Any]:
+        """``RawFirestore.write_many``'s contract, sent in a group commit."""
+        queued = _Queued(writes)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("state store is closed")
+            if self._thread is None:  # started on first use: after a server's fork
+                self._thread = threading.Thread(
+                    target=self._send_groups, name="firestore-group-commit", daemon=True
+                )
+                self._thread.start()
+            self._queue.append(queued)
+            self._cond.notify_all()
+        queued.done.wait()  # the commit's own deadline (timeout_s) bounds this
+        if queued.alone:
+            return self._raw.write_many(writes)
+        if queued.error is not None:
+            raise queued.error
+        return queued.times
+
+    def _take(self) -> list[_Queued]:
+        """The queued callers that fit one commit, oldest first. A caller writing a
+        document already in the group commits alone, at once: writers racing on one key
+        keep racing in parallel as they did without groups, rather than taking turns to
+        fail each other's preconditions."""
+        group: list[_Queued] = []
+        names: set[str] = set()
+        size = 0
+        rest: list[_Queued] = []
+        for queued in self._queue:
+            if not names.isdisjoint(queued.names):
+                queued.alone = True
+                queued.done.set()
+            elif size + len(queued.writes) <= self._max_writes or not group:
+                group.append(queued)
+                names |= queued.names
+                size += len(queued.writes)
+            else:
+                rest.append(queued)
+        self._queue = rest
+        return group
+
+    def _send_groups(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (
+                    not self._queue or self._in_flight >= self._in_flight_max
+                ):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                group = self._take()
+                self._in_flight += 1
+                self.commits += 1
+            try:
+                request = self._raw.commit_request([w for q in group for w in q.writes])
+                self._raw.commit_async(request, partial(self._settle, group))
+            except Exception as exc:  # a record that cannot be encoded, a closed channel
+                self._settle(group, None, exc)
+
+    def _settle(self, group: list[_Queued], response: Any, error: BaseException | None) -> None:
+        from google.api_core import exceptions as gexc
+
+        if error is None:
+            times = [result.update_time for result in response.write_results]
+            start = 0
+            for queued in group:
+                queued.times = times[start : start + len(queued.writes)]
+                start += len(queued.writes)
+        elif len(group) > 1 and isinstance(
+            error, gexc.Conflict | gexc.FailedPrecondition | gexc.NotFound | TypeError
+        ):
+            for queued in group:
+                queued.alone = True
+        else:
+            for queued in group:
+                queued.error = error
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+        for queued in group:
+            queued.done.set()
+
+    def close(self) -> None:
+        """Stop sending; callers still queued get an error, commits on the wire finish."""
+        with self._cond:
+            self._closed = True
+            waiting, self._queue = self._queue, []
+            self._cond.notify_all()
+        for queued in waiting:
+            queued.error = RuntimeError("state store is closed")
+            queued.done.set()
 
 
 def decode_value(value: Any) -> Any:
