@@ -198,8 +198,10 @@ def test_a_started_run_is_acknowledged_and_publishes_nothing(
 def test_a_tenant_over_its_rate_limit_is_429_and_publishes_nothing_more(
     dbt_client: Any, dbt_runtime: Runtime, ingest: TopicWatch
 ) -> None:
-    slow = [t.model_copy(update={"rate_limit": RateLimit(requests_per_second=0.001, burst=1)})
-            for t in dbt_runtime.tenants]
+    slow = [
+        t.model_copy(update={"rate_limit": RateLimit(requests_per_second=0.001, burst=1)})
+        for t in dbt_runtime.tenants
+    ]
     dbt_runtime.tenants = Tenants(TenantsFile(tenants=slow))
     assert deliver(dbt_client, ERRORED).status_code == 200
     response = deliver(dbt_client, with_changes(ERRORED, data={"runId": "777"}))

@@ -70,5 +70,3 @@ def get_text(
     if not isinstance(value, str):
         raise AdapterError(f"{where}{key} must be a string, got {_kind(value)}")
     return value
-
-
