@@ -101,8 +101,14 @@ def _check_unique(found: tuple[SourceSpec, ...]) -> None:
             raise RuntimeError(f"sources share a {attribute}: {sorted(duplicates)}")
 
 
+@cache
+def _specs_by_name() -> dict[str, SourceSpec]:
+    return {spec.name: spec for spec in specs()}
+
+
 def by_name(name: str) -> SourceSpec | None:
-    return next((spec for spec in specs() if spec.name == name), None)
+    """Looked up per message by the normaliser: a dict, not a scan of every spec."""
+    return _specs_by_name().get(name)
 
 
 _EXTRA: dict[str, Adapter] = {}
