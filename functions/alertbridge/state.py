@@ -325,15 +325,14 @@ class RawFirestore:
 class _Queued:
     """One caller's writes waiting for a group commit, and how it ended."""
 
-    __slots__ = ("alone", "done", "error", "names", "times", "writes")
+    __slots__ = ("alone", "done", "error", "times", "writes")
 
     def __init__(self, writes: Sequence[tuple[str, Record, Any]]) -> None:
         self.writes = writes
-        self.names = {name for name, _, _ in writes}
         self.done = threading.Event()
         self.times: list[Any] = []
         self.error: BaseException | None = None
-        self.alone = False  # commit on its own: its group failed, or it shares a document
+        self.alone = False  # its group failed a precondition: commit on its own
 
 
 class GroupCommit:
@@ -347,12 +346,11 @@ class GroupCommit:
     a commit carries many callers' writes and idle it carries one (no added delay).
 
     Each caller's writes keep their own preconditions, and a commit applies all or none, so
-    a group stays all-or-nothing for every caller in it. Two callers writing one document
-    never share or wait for one commit: a caller whose document is already queued or on the
-    wire commits alone at once, racing as before (waiting for the commit ahead of it would
-    only make it fail its precondition later). When a group fails a precondition, nobody can
-    tell whose it was, so each caller commits again alone and gets its own answer. Other
-    errors (store down, deadline) are every caller's.
+    a group stays all-or-nothing for every caller in it. Two callers never bring one
+    document to a group (``FirestoreStore`` lets one thread at a time update a document:
+    the second would only fail the first's precondition). When a group fails a
+    precondition, nobody can tell whose it was, so each caller commits again alone and gets
+    its own answer. Other errors (store down, deadline) are every caller's.
     """
 
     def __init__(self, raw: RawFirestore, in_flight: int = 1, max_writes: int = 500) -> None:
@@ -360,7 +358,6 @@ class GroupCommit:
         self._in_flight_max = in_flight
         self._max_writes = max_writes  # Firestore's limit per commit
         self._queue: list[_Queued] = []
-        self._busy: set[str] = set()  # documents queued or in a commit on the wire
         self._in_flight = 0
         self._closed = False
         self._cond = threading.Condition()
@@ -378,23 +375,18 @@ class GroupCommit:
                     target=self._send_groups, name="firestore-group-commit", daemon=True
                 )
                 self._thread.start()
-            if not self._busy.isdisjoint(queued.names):
-                queued.alone = True  # a document queued or on the wire: race, don't wait
-            else:
-                self._busy.update(queued.names)
-                self._queue.append(queued)
-                self._cond.notify_all()
-        if not queued.alone:
-            queued.done.wait()  # the commit's own deadline (timeout_s) bounds this
-        if queued.alone:  # sharing a document, or its group failed a precondition
+            self._queue.append(queued)
+            self._cond.notify_all()
+        queued.done.wait()  # the commit's own deadline (timeout_s) bounds this
+        if queued.alone:  # its group failed a precondition: get its own answer
             return self._raw.write_many(writes)
         if queued.error is not None:
             raise queued.error
         return queued.times
 
     def _take(self) -> list[_Queued]:
-        """The queued callers that fit one commit, oldest first (their documents are
-        distinct: ``write_many`` queues no caller whose document is already queued)."""
+        """The queued callers that fit one commit, oldest first. Their documents are
+        distinct: ``FirestoreStore`` lets one thread at a time update a document."""
         group: list[_Queued] = []
         size = 0
         while self._queue and (size + len(self._queue[0].writes) <= self._max_writes or not group):
@@ -440,8 +432,6 @@ class GroupCommit:
                 queued.error = error
         with self._cond:
             self._in_flight -= 1
-            for queued in group:
-                self._busy.difference_update(queued.names)
             self._cond.notify_all()
         for queued in group:
             queued.done.set()
@@ -451,8 +441,6 @@ class GroupCommit:
         with self._cond:
             self._closed = True
             waiting, self._queue = self._queue, []
-            for queued in waiting:
-                self._busy.difference_update(queued.names)
             self._cond.notify_all()
         for queued in waiting:
             queued.error = RuntimeError("state store is closed")
