@@ -11,12 +11,13 @@ from alertbridge.state import FirestoreStore, MemoryStore, StateStore
 from alertbridge_dev.emulator import Emulator
 
 
-def test_update_is_atomic_under_concurrent_writers(state: StateStore) -> None:
-    def bump(current: dict[str, Any] | None) -> dict[str, Any]:
-        return {"count": (current or {}).get("count", 0) + 1}
+def bump_count(current: dict[str, Any] | None) -> dict[str, Any]:
+    return {"count": (current or {}).get("count", 0) + 1}
 
+
+def test_update_is_atomic_under_concurrent_writers(state: StateStore) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:  # writers race: compare-and-set retries
-        list(pool.map(lambda _: state.update("counters", "a/b:c", bump), range(40)))
+        list(pool.map(lambda _: state.update("counters", "a/b:c", bump_count), range(40)))
     record = state.get("counters", "a/b:c")
     assert record is not None and record["count"] == 40
     assert record["key"] == "a/b:c"
@@ -40,20 +41,12 @@ def test_two_instances_alternating_on_one_key_never_lose_an_update(
     instance wrote in between, the write's precondition fails and it reads again."""
     other = FirestoreStore(project, firestore_emulator.host)
     try:
-
-        def bump(current: dict[str, Any] | None) -> dict[str, Any]:
-            return {"count": (current or {}).get("count", 0) + 1}
-
         for _ in range(10):
-            state.update("counters", "shared", bump)
-            other.update("counters", "shared", bump)
+            state.update("counters", "shared", bump_count)
+            other.update("counters", "shared", bump_count)
         assert state.get("counters", "shared") == {"count": 20, "key": "shared"}
     finally:
         other.close()
-
-
-def bump(current: dict[str, Any] | None) -> dict[str, Any]:
-    return {"count": (current or {}).get("count", 0) + 1}
 
 
 def test_concurrent_updates_of_different_records_share_commits_and_each_lands(
@@ -64,7 +57,7 @@ def test_concurrent_updates_of_different_records_share_commits_and_each_lands(
     assert isinstance(state, FirestoreStore)
     before = state.commits
     with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda i: state.update("grouped", f"r{i % 40}", bump), range(400)))
+        list(pool.map(lambda i: state.update("grouped", f"r{i % 40}", bump_count), range(400)))
     for r in range(40):
         assert state.get("grouped", f"r{r}") == {"count": 10, "key": f"r{r}"}
     assert state.commits - before < 400
@@ -80,11 +73,11 @@ def test_a_stale_guess_in_a_group_fails_no_one_else_and_is_read_again(
     other = FirestoreStore(project, firestore_emulator.host)
     try:
         for r in range(24):
-            state.update("mixed", f"r{r}", bump)
+            state.update("mixed", f"r{r}", bump_count)
         for r in range(0, 24, 3):  # every third record moves behind this instance's back
-            other.update("mixed", f"r{r}", bump)
+            other.update("mixed", f"r{r}", bump_count)
         with ThreadPoolExecutor(max_workers=12) as pool:
-            list(pool.map(lambda r: state.update("mixed", f"r{r}", bump), range(24)))
+            list(pool.map(lambda r: state.update("mixed", f"r{r}", bump_count), range(24)))
         for r in range(24):
             expected = 3 if r % 3 == 0 else 2
             assert state.get("mixed", f"r{r}") == {"count": expected, "key": f"r{r}"}, r
@@ -97,7 +90,7 @@ def test_a_record_that_cannot_be_stored_fails_its_caller_only(state: StateStore)
     callers that shared its commit still land theirs."""
 
     def update(i: int) -> Exception | None:
-        fn = (lambda current: {"bad": {1, 2}}) if i == 5 else bump
+        fn = (lambda current: {"bad": {1, 2}}) if i == 5 else bump_count
         try:
             state.update("encode", f"r{i}", fn)
         except TypeError as exc:
@@ -184,10 +177,6 @@ def test_a_value_firestore_would_store_differently_is_refused_before_anything_is
     with pytest.raises(TypeError, match="JSON-like values only, not datetime"):
         state.update("things", "when", lambda current: {"at": datetime.now(UTC)})
     assert state.get("things", "when") is None
-
-
-def bump_count(current: dict[str, Any] | None) -> dict[str, Any]:
-    return {"count": (current or {}).get("count", 0) + 1}
 
 
 def test_records_updated_together_are_bumped_as_pairs_under_racing_writers(

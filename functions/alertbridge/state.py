@@ -143,8 +143,8 @@ class FirestoreStore:
             ]
             if not writes:
                 return decided
-            # a first try rides in a group commit; after a lost race it commits on its own,
-            # at once: a contended key races as it would without groups, not slower
+            # a first try rides in a group commit; after a lost race (and its pause) it commits
+            # on its own: a contended key races as it would without groups, not slower
             commit = self._raw.write_many if contended else self._commits.write_many
             try:
                 # each record replaces its document, if that is still the one decided on
