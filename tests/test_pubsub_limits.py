@@ -105,6 +105,46 @@ def test_a_backlog_of_1mb_messages_is_split_under_10mb_per_publish_and_all_land(
     print(f"{count} x 1 MB published in {elapsed:.2f} s")
 
 
+def test_a_call_with_one_message_no_publish_can_carry_sends_none_of_its_messages(
+    runtime: Runtime, ingest: TopicWatch, watch: Any
+) -> None:
+    """The ingress publishes a raw event and its alerts in one call: if one of them can never
+    be sent, none is (no alert on the tenant topic without its raw copy), and the call fails
+    at once with the reason."""
+    acme = watch("alerts-4242")
+    call = runtime.publisher.publish(
+        [
+            OutgoingMessage("alerts-4242", b'{"an": "alert"}', {"tenant_id": "4242"}),
+            OutgoingMessage(
+                runtime.settings.ingest_topic, b"x" * (11 * MB), envelope_attrs("too-big")
+            ),
+        ]
+    )
+    with pytest.raises(PublishError, match="too large"):
+        call.result(timeout=2)
+    marker = runtime.publisher.publish_and_wait(
+        [OutgoingMessage("alerts-4242", b'{"marker": 1}', {"tenant_id": "4242"})]
+    )
+    got = acme.pull_until(lambda r: any(m.data == b'{"marker": 1}' for m in r))
+    assert [m.data for m in got] == [b'{"marker": 1}'] and len(marker) == 1
+    assert ingest.quiet(0.5) == []
+
+
+def test_a_waiter_whose_callback_fails_does_not_stop_later_publishes(runtime: Runtime) -> None:
+    """``publish_then`` runs its callback on the flusher thread; a callback that raises is
+    logged and the flusher goes on (every later caller would otherwise hang to its timeout)."""
+    called: list[list[str] | None] = []
+
+    def broken(ids: list[str] | None, failure: BaseException | None) -> None:
+        called.append(ids)
+        raise RuntimeError("the waiter is gone")
+
+    message = OutgoingMessage("alerts-4242", b"{}", {"tenant_id": "4242"})
+    runtime.publisher.publish_then([message], broken)
+    ids = runtime.publisher.publish_and_wait([message, message])
+    assert len(ids) == 2 and len(called) == 1 and called[0] is not None
+
+
 def test_a_message_no_publish_can_carry_fails_alone_while_its_neighbours_land(
     runtime: Runtime, ingest: TopicWatch, watch: Any
 ) -> None:

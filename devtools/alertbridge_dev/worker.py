@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from alertbridge.logs import get_logger
@@ -177,7 +178,17 @@ class NormalizeWorker(PullWorker):
         threads: int = int(os.environ.get("ALERTBRIDGE_WORKER_THREADS", "16")),
     ) -> None:
         super().__init__(runtime, [], handle_message, max_messages, threads)
-        self._settlers = ThreadPoolExecutor(2, thread_name_prefix="normalize-settle")
+        # Confirmed (or failed) publishes wait here for a settler thread: a plain queue, where
+        # a thread pool's submit made a future per message (2 % of the drain profile).
+        self._settling: queue.SimpleQueue[tuple[Any, Plan, BaseException | None, int] | None] = (
+            queue.SimpleQueue()
+        )
+        self._settlers = [
+            threading.Thread(target=self._settle_loop, name=f"normalize-settle-{i}", daemon=True)
+            for i in range(2)
+        ]
+        for thread in self._settlers:
+            thread.start()
         self.subscription = ensure_subscription(
             self.subscriber,
             runtime.settings.project_id,
@@ -197,27 +208,34 @@ class NormalizeWorker(PullWorker):
             plan = plan_message(
                 self.runtime, message.data, dict(message.attributes), message.message_id
             )
-            published = self.runtime.publisher.publish(plan.messages)
+
+            def published(_: list[str] | None, failure: BaseException | None) -> None:
+                self._settling.put((message, plan, failure, attempt))
+
+            self.runtime.publisher.publish_then(plan.messages, published)
         except Exception as exc:
             self._failed(message, exc, attempt)
-            return
-        published.add_done_callback(
-            lambda done: self._settlers.submit(self._settle, message, plan, done, attempt)
-        )
 
-    def _settle(self, message: Any, plan: Plan, done: Future[list[str]], attempt: int) -> None:
+    def _settle_loop(self) -> None:
         """Off the batcher's flusher thread: failures may publish a dead letter and wait."""
-        failure = done.exception()
-        if failure is not None:
-            self._failed(message, failure, attempt)
-            return
-        settle(self.runtime, plan)
-        self.attempts.forget(message.message_id)
-        message.ack()
+        while (item := self._settling.get()) is not None:
+            message, plan, failure, attempt = item
+            try:
+                if failure is not None:
+                    self._failed(message, failure, attempt)
+                    continue
+                settle(self.runtime, plan)
+                self.attempts.forget(message.message_id)
+                message.ack()
+            except Exception as exc:  # one message's trouble must not stop settling
+                log.error("settling failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
     def stop(self) -> None:
         super().stop()
-        self._settlers.shutdown(wait=True)
+        for _ in self._settlers:
+            self._settling.put(None)
+        for thread in self._settlers:
+            thread.join(timeout=30)
 
 
 def notify_subscription(tenant_id: str) -> str:

@@ -10,7 +10,8 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -104,6 +105,52 @@ def _refused_as_invalid(exc: BaseException) -> bool:
     return isinstance(exc, gexc.InvalidArgument)
 
 
+class Publication:
+    """One ``Publisher.publish`` call on its way: the flusher thread fills in each message's
+    id, and the last one settles the call once (``on_settled(ids, None)`` or
+    ``(None, failure)``, on the flusher thread). One object per call, touched by the flusher
+    thread only, so no lock: a future per message with a lock and a callback each cost ~10 %
+    of the normaliser's drain profile and ~8 % of the ingress's."""
+
+    __slots__ = ("_failure", "_ids", "_on_settled", "_remaining")
+
+    def __init__(
+        self, count: int, on_settled: Callable[[list[str] | None, BaseException | None], None]
+    ) -> None:
+        self._ids: list[str] = [""] * count
+        self._remaining = count
+        self._failure: BaseException | None = None
+        self._on_settled = on_settled
+
+    def confirmed(self, index: int, message_id: str) -> None:
+        self._ids[index] = message_id
+        self._one_done()
+
+    def failed(self, failure: BaseException) -> None:
+        if self._failure is None:
+            self._failure = failure
+        self._one_done()
+
+    def _one_done(self) -> None:
+        self._remaining -= 1
+        if self._remaining:
+            return
+        try:
+            if self._failure is None:
+                self._on_settled(self._ids, None)
+            else:
+                self._on_settled(None, self._failure)
+        except Exception as exc:  # a waiter's fault must not stop the flusher thread
+            from alertbridge.logs import get_logger
+
+            get_logger(__name__).error(
+                "a publish waiter's callback failed", error=f"{type(exc).__name__}: {exc}"[:300]
+            )
+
+
+_Item = tuple[Any, Publication, int]  # (raw message, its publication, its index there)
+
+
 class KeyedBatcher:
     """Batches messages with *different* ordering keys into one Publish RPC.
 
@@ -132,7 +179,7 @@ class KeyedBatcher:
         self._raw_message = gapic_types.PubsubMessage.pb()
         self._raw_request = gapic_types.PublishRequest.pb()
         self._wrap_request = gapic_types.PublishRequest.wrap
-        self._queue: queue.Queue[tuple[str, Any, Future[str]]] = queue.Queue()
+        self._queue: queue.SimpleQueue[tuple[str, Any, Publication, int]] = queue.SimpleQueue()
         self._max_messages = max_messages
         self._max_bytes = max_bytes
         self._max_latency_s = max_latency_s
@@ -142,29 +189,29 @@ class KeyedBatcher:
         self._thread = threading.Thread(target=self._run, daemon=True, name="keyed-batcher")
         self._thread.start()
 
-    def publish(
-        self, topic: str, data: bytes, attributes: Mapping[str, str], ordering_key: str
-    ) -> Future[str]:
-        future: Future[str] = Future()
-        # The raw protobuf class, not the proto-plus wrapper: proto-plus marshals field by
-        # field in Python (it showed as ~7 % of an ingress profile); google-cloud-pubsub's
-        # own publisher builds its messages the same way.
-        message = self._raw_message(data=data, attributes=attributes, ordering_key=ordering_key)
+    def message(self, data: bytes, attributes: Mapping[str, str], ordering_key: str) -> Any:
+        """The raw protobuf message, not the proto-plus wrapper: proto-plus marshals field by
+        field in Python (it showed as ~7 % of an ingress profile); google-cloud-pubsub's own
+        publisher builds its messages the same way."""
+        return self._raw_message(data=data, attributes=attributes, ordering_key=ordering_key)
+
+    def oversized(self, topic: str, message: Any) -> MessageTooLarge | None:
+        """The error for a message no Publish request can carry, or None."""
         size = _framed(message.ByteSize()) + _framed(len(topic.encode()))
-        if size > self._max_bytes:  # fails alone, before it can share a request
-            future.set_exception(
-                MessageTooLarge(
-                    f"message too large for one Publish: {size} bytes with its attributes "
-                    f"(the limit is {self._max_bytes})"
-                )
-            )
-            return future
-        self._queue.put((topic, message, future))
-        return future
+        if size <= self._max_bytes:
+            return None
+        return MessageTooLarge(
+            f"message too large for one Publish: {size} bytes with its attributes "
+            f"(the limit is {self._max_bytes})"
+        )
+
+    def enqueue(self, topic: str, message: Any, publication: Publication, index: int) -> None:
+        """Hand one message of ``publication`` to the flusher thread (checked by
+        ``oversized`` first: the batcher trusts its callers)."""
+        self._queue.put((topic, message, publication, index))
 
     def _run(self) -> None:
         import queue
-        import time
 
         while not self._stopped.is_set():
             try:
@@ -183,20 +230,18 @@ class KeyedBatcher:
                     )
                 except queue.Empty:
                     break
-            by_topic: dict[str, list[tuple[Any, Future[str]]]] = {}
-            for topic, message, future in batch:
-                by_topic.setdefault(topic, []).append((message, future))
+            by_topic: dict[str, list[_Item]] = {}
+            for topic, message, publication, index in batch:
+                by_topic.setdefault(topic, []).append((message, publication, index))
             for topic, items in by_topic.items():
                 for chunk in self._chunks(topic, items):
                     self._send(topic, chunk)
 
-    def _chunks(
-        self, topic: str, items: list[tuple[Any, Future[str]]]
-    ) -> list[list[tuple[Any, Future[str]]]]:
+    def _chunks(self, topic: str, items: list[_Item]) -> list[list[_Item]]:
         """Consecutive runs of ``items`` whose Publish request stays under the byte limit
         (order kept, so per-key order holds across the requests)."""
         overhead = _framed(len(topic.encode()))
-        chunks: list[list[tuple[Any, Future[str]]]] = [[]]
+        chunks: list[list[_Item]] = [[]]
         size = overhead
         for item in items:
             framed = _framed(item[0].ByteSize())
@@ -207,11 +252,11 @@ class KeyedBatcher:
             size += framed
         return chunks
 
-    def _send(self, topic: str, items: list[tuple[Any, Future[str]]]) -> None:
+    def _send(self, topic: str, items: list[_Item]) -> None:
         """One Publish RPC; every waiter gets its id or the failure, and nothing that goes
         wrong here may stop the flusher thread (publishers would hang until their timeout)."""
         try:
-            request = self._raw_request(topic=topic, messages=[m for m, _ in items])
+            request = self._raw_request(topic=topic, messages=[m for m, _, _ in items])
             response = self._api.publish(
                 request=self._wrap_request(request),
                 retry=self._retry,
@@ -225,13 +270,11 @@ class KeyedBatcher:
                 for item in items:  # one bad message fails alone, not its neighbours
                     self._send(topic, [item])
                 return
-            for _, future in items:
-                if not future.done():
-                    future.set_exception(exc)
+            for _, publication, _ in items:
+                publication.failed(exc)
             return
-        for (_, future), message_id in zip(items, ids, strict=True):
-            if not future.done():
-                future.set_result(message_id)
+        for (_, publication, index), message_id in zip(items, ids, strict=True):
+            publication.confirmed(index, message_id)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -337,20 +380,36 @@ class Publisher:
 
     async def publish_and_wait_async(self, messages: Sequence[OutgoingMessage]) -> list[str]:
         """``publish_and_wait`` for an event loop: the loop awaits the confirmation instead of
-        a thread blocking on it (alertbridge/asgi.py)."""
+        a thread blocking on it (alertbridge/asgi.py). The flusher thread settles an asyncio
+        future directly (no concurrent future wrapped, no wait_for task)."""
         import asyncio
 
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[list[str]] = loop.create_future()
+
+        def settle(ids: list[str] | None, failure: BaseException | None) -> None:
+            if not waiter.done():
+                if failure is None:
+                    waiter.set_result(ids or [])
+                else:
+                    waiter.set_exception(failure)
+
+        def settled(ids: list[str] | None, failure: BaseException | None) -> None:
+            loop.call_soon_threadsafe(settle, ids, failure)
+
+        def expired() -> None:
+            if not waiter.done():
+                waiter.set_exception(self._not_confirmed())
+
+        self.publish_then(messages, settled)
+        timer = loop.call_later(self.timeout_s + 1.0, expired)
         try:
-            return await asyncio.wait_for(
-                asyncio.wrap_future(self.publish(messages)), self.timeout_s + 1.0
-            )
-        except TimeoutError as exc:
-            raise self._not_confirmed() from exc
+            return await waiter
+        finally:
+            timer.cancel()
 
     def _not_confirmed(self) -> PublishError:
         """The wait outlived the publish timeout (plus a second for the flusher)."""
-        import time
-
         self._last_failure = time.time()
         return PublishError(f"no confirmation within {self.timeout_s + 1.0:g} s")
 
@@ -358,44 +417,57 @@ class Publisher:
         """Publish without waiting: the returned future resolves with every message id once
         Pub/Sub confirmed them all, or fails with PublishError if any failed. Its callbacks
         run on the batcher's flusher thread, so they must not block."""
-        import time
-
         combined: Future[list[str]] = Future()
-        futures = [self._submit(m) for m in messages]
-        if not futures:
-            combined.set_result([])
-            return combined
-        remaining = [len(futures)]
-        lock = threading.Lock()
 
-        def one_done(_: Future[str]) -> None:
-            with lock:
-                remaining[0] -= 1
-                if remaining[0]:
-                    return
-            failure = next((f.exception() for f in futures if f.exception()), None)
-            if isinstance(failure, MessageTooLarge):  # the message's fault, not Pub/Sub's
+        def settled(ids: list[str] | None, failure: BaseException | None) -> None:
+            if failure is None:
+                combined.set_result(ids or [])
+            else:
                 combined.set_exception(failure)
-            elif failure is not None:
+
+        self.publish_then(messages, settled)
+        return combined
+
+    def publish_then(
+        self,
+        messages: Sequence[OutgoingMessage],
+        on_settled: Callable[[list[str] | None, BaseException | None], None],
+    ) -> None:
+        """Publish without waiting and call ``on_settled(ids, None)`` once Pub/Sub confirmed
+        every message, or ``(None, PublishError)`` if any failed, on the flusher thread (it
+        must not block). Every message is checked first: one no Publish can carry fails the
+        call at once, before anything of it is sent (no partial publish)."""
+        if not messages:
+            on_settled([], None)
+            return
+        batcher = self._batcher
+        prepared = []
+        for m in messages:
+            topic = self.topic_path(m.topic)
+            message = batcher.message(
+                m.data,
+                bounded_attributes(m.attributes),
+                bounded_attribute(ordering_key_for(m.ordering_key, self.ordering_buckets)),
+            )
+            too_large = batcher.oversized(topic, message)
+            if too_large is not None:  # the message's fault, not Pub/Sub's
+                on_settled(None, too_large)
+                return
+            prepared.append((topic, message))
+
+        def settled(ids: list[str] | None, failure: BaseException | None) -> None:
+            if failure is None:
+                self._last_success = time.time()
+                on_settled(ids, None)
+            else:
                 self._last_failure = time.time()
                 error = PublishError(f"{type(failure).__name__}: {failure}")
                 error.__cause__ = failure
-                combined.set_exception(error)
-            else:
-                self._last_success = time.time()
-                combined.set_result([f.result() for f in futures])
+                on_settled(None, error)
 
-        for future in futures:
-            future.add_done_callback(one_done)
-        return combined
-
-    def _submit(self, m: OutgoingMessage) -> Future[str]:
-        return self._batcher.publish(
-            self.topic_path(m.topic),
-            m.data,
-            bounded_attributes(m.attributes),
-            bounded_attribute(ordering_key_for(m.ordering_key, self.ordering_buckets)),
-        )
+        publication = Publication(len(prepared), settled)
+        for index, (topic, message) in enumerate(prepared):
+            batcher.enqueue(topic, message, publication, index)
 
     def stop(self) -> None:
         self._batcher.stop()
