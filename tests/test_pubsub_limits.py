@@ -1,6 +1,7 @@
 """Pub/Sub's limits, on the emulator: attribute values of at most 1,024 bytes (cut on a UTF-8
 boundary), Publish requests under 10 MB (split by bytes as well as by count), and a message
-no Publish can carry failing alone, never its neighbours in the batch."""
+no Publish can carry failing its own call, never its neighbours in the batch (and no other
+message of its call sent: no partial publish)."""
 
 from __future__ import annotations
 

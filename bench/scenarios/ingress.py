@@ -78,7 +78,15 @@ def run(ctx: Context) -> None:
             "both on uvicorn; the issue's baseline is the row above",
         )
     )
-    cih_body = json.dumps(cih_event(0)).replace('"pubSubName": "Pub0"', '"pubSubName": "Pub__N__"')
+    # each POST a publication run of its own, parent and child (the child's dedup key fixed
+    # made every request contend for one run-order record: 16 connections on one key)
+    cih_body = (
+        json.dumps(cih_event(0))
+        .replace('"pubSubName": "Pub0"', '"pubSubName": "Pub__N__"')
+        .replace('"pubSubName": "Sub0"', '"pubSubName": "Sub__N__"')
+    )
+    assert cih_body.count("__N__") == 2, "the CIH sample changed: vary both dedup keys"
+
     cih_run = run_wrk(ours_url + INFORMATICA, cih_body, auth, seconds)
     report.add(
         Row(
