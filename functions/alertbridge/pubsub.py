@@ -436,7 +436,8 @@ class Publisher:
         """Publish without waiting and call ``on_settled(ids, None)`` once Pub/Sub confirmed
         every message, or ``(None, PublishError)`` if any failed, on the flusher thread (it
         must not block). Every message is checked first: one no Publish can carry fails the
-        call at once, before anything of it is sent (no partial publish)."""
+        call at once, on the caller's thread, before anything of it is sent (no partial
+        publish)."""
         if not messages:
             on_settled([], None)
             return
