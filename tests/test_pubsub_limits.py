@@ -131,6 +131,27 @@ def test_a_call_with_one_message_no_publish_can_carry_sends_none_of_its_messages
     assert ingest.quiet(0.5) == []
 
 
+def test_a_call_with_a_message_that_cannot_be_encoded_raises_and_sends_nothing(
+    runtime: Runtime, watch: Any
+) -> None:
+    """A message that cannot even be built (an attribute value that is not a string) raises
+    to the caller before any message of its call is handed to the batcher."""
+    acme = watch("alerts-4242")
+    bad: Any = {"tenant_id": 4242}
+    with pytest.raises((TypeError, AttributeError)):
+        runtime.publisher.publish(
+            [
+                OutgoingMessage("alerts-4242", b'{"first": 1}', {"tenant_id": "4242"}),
+                OutgoingMessage("alerts-4242", b'{"second": 2}', bad),
+            ]
+        )
+    runtime.publisher.publish_and_wait(
+        [OutgoingMessage("alerts-4242", b'{"marker": 1}', {"tenant_id": "4242"})]
+    )
+    got = acme.pull_until(lambda r: any(m.data == b'{"marker": 1}' for m in r))
+    assert [m.data for m in got] == [b'{"marker": 1}']
+
+
 def test_a_waiter_whose_callback_fails_does_not_stop_later_publishes(runtime: Runtime) -> None:
     """``publish_then`` runs its callback on the flusher thread; a callback that raises is
     logged and the flusher goes on (every later caller would otherwise hang to its timeout)."""
