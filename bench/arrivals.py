@@ -105,18 +105,18 @@ def paced_latency(
         nonlocal failures
         body, key = make_body(i), key_of(i)
         sent[key] = time.perf_counter()
-        reason = ""
         try:
             response = session.post(url, data=body, headers=headers, timeout=10)
-            status = response.status_code
-            reason = f"{status} {response.text[:120]}"
         except requests.RequestException as exc:  # e.g. a keep-alive the server had closed
-            status, reason = 0, f"{type(exc).__name__}: {str(exc)[:120]}"
-        if status >= 300 or status == 0:
-            # never accepted: a failed post, not a lost alert (the sender would retry it)
-            failures += 1
-            sent.pop(key, None)
-            print(f"  failed post to {url}: {reason}", flush=True)
+            reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+        else:
+            if response.status_code < 300:
+                return
+            reason = f"{response.status_code} {response.text[:120]}"
+        # never accepted: a failed post, not a lost alert (the sender would retry it)
+        failures += 1
+        sent.pop(key, None)
+        print(f"  failed post to {url}: {reason}", flush=True)
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=32) as pool:

@@ -78,8 +78,8 @@ def run(ctx: Context) -> None:
             "both on uvicorn; the issue's baseline is the row above",
         )
     )
-    # each POST a publication run of its own, parent and child (the child's dedup key fixed
-    # made every request contend for one run-order record: 16 connections on one key)
+    # each POST a publication run of its own, parent and child (with the child's dedup key
+    # fixed, all 16 connections contended for one run-order record)
     cih_body = (
         json.dumps(cih_event(0))
         .replace('"pubSubName": "Pub0"', '"pubSubName": "Pub__N__"')
