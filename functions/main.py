@@ -74,6 +74,10 @@ def _asgi_function(
 if SERVES_ASGI:
     import functions_framework.aio
 
+    from alertbridge import asgi
+
+    asgi.keep_idle_connections()
+
     # The same routes on uvicorn, the publish awaited on the event loop (alertbridge/asgi.py):
     # `ingress_asgi` is what the local stack serves; `subtask_asgi`, `adobe_asgi`, ... what
     # Terraform deploys.

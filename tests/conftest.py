@@ -337,7 +337,16 @@ def serving_ingress_asgi() -> Iterator[str]:
         target="ingress_asgi", source=str(ROOT / "functions" / "main.py")
     )
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    from alertbridge.asgi import KEEP_ALIVE_S
+
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE_S,  # as functions-framework serves it (main.py)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True, name="uvicorn-test")
     thread.start()

@@ -35,6 +35,26 @@ from alertbridge.runtime import get_runtime
 
 _pool: ThreadPoolExecutor | None = None
 
+# How long an idle keep-alive connection stays open. functions-framework's uvicorn worker
+# inherits gunicorn's default, 2 s, which races senders that pool connections: uvicorn's event
+# loop runs its timers before it reads sockets, so a request written while the loop was busy,
+# just as that connection's timer came due, is closed unread and the sender gets a reset
+# (7 of 1,000 paced POSTs at 100 req/s in the PagerDuty bench row, with the box saturated).
+# A pooled connection idle this long while its sender is busy is rare; after a real pause the
+# server's close has long been seen and the sender's pool opens a new connection.
+KEEP_ALIVE_S = 75
+
+
+def keep_idle_connections(seconds: int = KEEP_ALIVE_S) -> None:
+    """Serve keep-alive connections for ``seconds`` of idleness under functions-framework.
+
+    Its ``UvicornApplication`` takes no keep-alive option and reads no gunicorn settings from
+    the environment; the worker class merges its ``CONFIG_KWARGS`` over gunicorn's settings
+    when the arbiter creates it, after the source module (main.py) was imported."""
+    from uvicorn_worker import UvicornWorker
+
+    UvicornWorker.CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "timeout_keep_alive": seconds}
+
 
 def pool() -> ThreadPoolExecutor:
     """One pool per process for blocking handlers, as wide as gunicorn's threaded worker
