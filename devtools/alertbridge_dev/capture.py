@@ -114,6 +114,10 @@ def validate_event(body: Any) -> list[str]:
     return errors
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 drops the SYNs of a burst of new senders
+
+
 class CaptureServer:
     def __init__(self, on_request: Callable[[Captured], None] | None = None) -> None:
         self.requests: list[Captured] = []
@@ -124,6 +128,10 @@ class CaptureServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # keep-alive, as the real receivers serve (HTTP/1.0 made every post a new TCP
+            # connection, and a burst of them overflowed the listen queue into 1 s SYN retries)
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -131,6 +139,7 @@ class CaptureServer:
                 status, reply, ctype = server._answer(self.path, raw, headers)
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(reply)))
                 if status == 429:
                     self.send_header("Retry-After", "0")
                 self.end_headers()
@@ -139,7 +148,7 @@ class CaptureServer:
             def log_message(self, *_: object) -> None:
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
