@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from alertbridge.alert import Alert, AlertError, Link, Resource
 from alertbridge.expectations.check import SEEN
@@ -254,21 +253,120 @@ def test_an_alert_for_a_tenant_no_longer_in_the_file_is_dead_lettered_not_droppe
     assert dead.attributes["dead_letter_reason"] == "unroutable"
 
 
-def test_the_notifier_session_reads_the_environment_per_request_only_when_it_names_a_proxy() -> (
-    None
-):
-    from alertbridge.notify.delivery import ca_bundle, environment_rules
+PROXY_VARIABLES = (
+    "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY",
+    "https_proxy", "http_proxy", "all_proxy", "no_proxy",
+)  # fmt: skip
 
-    assert environment_rules({}) is False
-    assert environment_rules({"NO_PROXY": "localhost", "PATH": "/bin"}) is False
-    assert environment_rules({"HTTPS_PROXY": "http://proxy:3128"}) is True
-    assert environment_rules({"http_proxy": "http://proxy:3128"}) is True
-    assert environment_rules({"REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem"}) is False
-    assert environment_rules({"HTTPS_PROXY": ""}) is False
-    # a CA bundle is the session's, read once, in requests' order of precedence
-    assert ca_bundle({"CURL_CA_BUNDLE": "/c.pem", "REQUESTS_CA_BUNDLE": "/r.pem"}) == "/r.pem"
-    assert ca_bundle({"CURL_CA_BUNDLE": "/c.pem"}) == "/c.pem"
-    assert ca_bundle({"REQUESTS_CA_BUNDLE": ""}) is None
+
+class Recorder:
+    """A loopback HTTP server answering 202 to every POST, keeping each request line's
+    target (an absolute URI when it is sent to a proxy) and body."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[tuple[str, bytes]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.seen.append((self.path, body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_names_the_receiver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A notifier behind a corporate proxy reaches PagerDuty through it; a receiver inside
+    (NO_PROXY) is posted to directly. Decided by requests' own rules, once per URL."""
+    from alertbridge.notify.delivery import Transport
+
+    proxy, receiver = Recorder(), Recorder()
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,.internal.example,10.0.0.0/8")
+    try:
+        transport = Transport()
+        outside = "http://events.pagerduty.example/v2/enqueue"  # never resolved: the proxy is
+        inside = f"{receiver.url}/hooks/page"
+        assert post_json(outside, {"page": 1}, Backoff(attempts=1), transport=transport).ok
+        assert post_json(inside, {"page": 2}, Backoff(attempts=1), transport=transport).ok
+        assert proxy.seen == [(outside, b'{"page": 1}')]
+        assert receiver.seen == [("/hooks/page", b'{"page": 2}')]
+        # the rest of requests' rules: a domain suffix and a CIDR in NO_PROXY, the scheme's
+        # own variable, ALL_PROXY for a scheme without one
+        assert transport.proxy_for("http://hooks.internal.example/x") is None
+        assert transport.proxy_for("http://10.1.2.3:8080/x") is None
+        assert transport.proxy_for("https://events.pagerduty.com/v2/enqueue") is None
+        monkeypatch.setenv("ALL_PROXY", "http://all-proxy.example:3128")
+        assert transport.proxy_for("https://events.pagerduty.com/v2/enqueue") == (
+            "http://all-proxy.example:3128"
+        )
+        assert transport.proxy_for("http://11.1.2.3/x") == proxy.url
+    finally:
+        proxy.close()
+        receiver.close()
+
+
+def test_a_redirect_is_an_answer_not_followed_and_not_retried() -> None:
+    """A POST redirected (301/302) would reach its new place as a GET without the page:
+    it is reported as what the receiver answered, and never retried."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from alertbridge.notify.delivery import Transport
+
+    hits: list[str] = []
+
+    class Moved(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.command)
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            hits.append(self.command)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        result = post_json(url, {"page": 1}, Backoff(attempts=3), transport=Transport({}))
+        assert (result.ok, result.status, result.attempts, result.rejected) == (
+            False,
+            302,
+            1,
+            False,
+        )
+        assert hits == ["POST"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _private_authority(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -349,8 +447,8 @@ def _private_authority(tmp_path: Path) -> tuple[Path, Path, Path]:
 def test_a_ca_bundle_named_in_the_environment_is_the_one_a_delivery_trusts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A receiver whose certificate only that bundle vouches for is reached; the session
-    does not look into the environment on each request to know it."""
+    """A receiver whose certificate only that bundle vouches for is reached (the bundle is
+    read once, when the process's transport is made)."""
     import ssl
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -377,21 +475,20 @@ def test_a_ca_bundle_named_in_the_environment_is_the_one_a_delivery_trusts(
     for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    monkeypatch.setattr(delivery, "_session", None)
+    monkeypatch.setattr(delivery, "_transport", None)
     try:
-        session = delivery.default_session()
-        assert session.trust_env is False and session.verify == str(bundle)
         url = f"https://127.0.0.1:{server.server_address[1]}/"
         result = delivery.post_json(url, {"page": 1}, delivery.Backoff(attempts=1))
         assert result.ok and result.status == 202 and received == [b'{"page": 1}']
         # without the bundle the same receiver is refused: the bundle is what was trusted
-        plain = requests.Session()
-        plain.trust_env = False  # the default trust store only
-        refused = delivery.post_json(url, {"page": 2}, delivery.Backoff(attempts=1), session=plain)
+        plain = delivery.Transport({})  # requests' default trust store (certifi) only
+        refused = delivery.post_json(
+            url, {"page": 2}, delivery.Backoff(attempts=1), transport=plain
+        )
         assert not refused.ok and refused.detail == "SSLError" and len(received) == 1
     finally:
         server.shutdown()
-        monkeypatch.setattr(delivery, "_session", None)
+        monkeypatch.setattr(delivery, "_transport", None)
 
 
 def test_a_page_writes_its_sign_of_life_in_the_same_commit_as_its_first_claim(

@@ -15,11 +15,10 @@ from typing import Any
 
 import functions_framework
 import pytest
-import requests
 
 from alertbridge.alert import Alert, AlertError, Resource
 from alertbridge.notify.autoresolve import due, sweep
-from alertbridge.notify.delivery import Backoff
+from alertbridge.notify.delivery import Answer, Backoff, Transport
 from alertbridge.notify.handler import FIRED, SendInFlight, handle_alert
 from alertbridge.pubsub import EMULATOR_ORDERING_BUCKETS, ordering_key_for
 from alertbridge.runtime import Runtime
@@ -298,8 +297,8 @@ class Crash(BaseException):
     """The instance dies mid-send (not an Exception: nothing in the handler catches it)."""
 
 
-class DyingSession(requests.Session):
-    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+class DyingTransport(Transport):
+    def post(self, *args: Any, **kwargs: Any) -> Answer:
         raise Crash
 
 
@@ -308,7 +307,7 @@ def test_a_send_whose_attempt_died_is_sent_by_a_redelivery_once_the_lease_expire
 ) -> None:
     fired = subtask_alert(clock)
     with pytest.raises(Crash):
-        send(runtime, fired, session=DyingSession())
+        send(runtime, fired, transport=DyingTransport())
     clock.advance(timedelta(seconds=10))
     with pytest.raises(SendInFlight):
         send(runtime, fired)  # the lease is still live: the dead attempt might be sending

