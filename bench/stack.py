@@ -25,7 +25,7 @@ from alertbridge.state import FirestoreStore
 from alertbridge.tenants import Tenants, load_tenants
 from alertbridge_dev.adobe_keys import KeyServer, SigningKey
 from alertbridge_dev.devstack import provision
-from alertbridge_dev.emulator import Emulator, free_port, wait_until
+from alertbridge_dev.emulator import C1_ONLY, Emulator, free_port, wait_until
 from bench.harness import ROOT, Report, bench_tenants
 from bench.procs import Proc, functions_framework, http_ok, spawn
 
@@ -71,7 +71,12 @@ class Stack:
 
     def backend(self) -> Backend:
         if self._backend is None:
-            pubsub, firestore = Emulator().start(), Emulator(kind="firestore").start()
+            # both emulators' JVMs compile with C1 only (emulator.C1_ONLY): C2's background
+            # compiling was a floor of ~0.3 core each while in use, an emulator's cost on this
+            # box that production's managed services do not put on ours (the naive chain uses
+            # the same Pub/Sub emulator; only alertbridge uses Firestore)
+            pubsub = Emulator(java_options=C1_ONLY).start()
+            firestore = Emulator(kind="firestore", java_options=C1_ONLY).start()
             key_server = KeyServer().start()
             adobe_key = key_server.publish(SigningKey())
             base_env = {

@@ -45,15 +45,29 @@ def is_ready(host: str) -> bool:
         return False
 
 
+# The emulators' JVM with its C1 compiler only. Measured here (Firestore emulator, paced
+# commits after 5,000 to warm it): with the default tiered compilation its JVM spends
+# 6.0-6.6 ms of CPU per commit at 50 commits/s and 2.1-2.4 at 150/s, a floor of ~0.3 of a
+# core while in use, which C2's compiling is most of; C1 only: 1.7-1.8 and 1.5-1.9 ms, and
+# 0.79 vs 0.77 ms per commit flat out (11 % fewer commits/s at the peak).
+C1_ONLY = "-XX:TieredStopAtLevel=1"
+
+
 class Emulator:
-    """``gcloud beta emulators pubsub start`` (or ``kind="firestore"``) on a loopback port."""
+    """``gcloud beta emulators pubsub start`` (or ``kind="firestore"``) on a loopback port;
+    ``java_options`` reach its JVM through ``JAVA_TOOL_OPTIONS``."""
 
     def __init__(
-        self, port: int | None = None, project: str = "alertbridge-local", kind: str = "pubsub"
+        self,
+        port: int | None = None,
+        project: str = "alertbridge-local",
+        kind: str = "pubsub",
+        java_options: str | None = None,
     ) -> None:
         if kind not in ("pubsub", "firestore"):
             raise ValueError(f"unknown emulator kind {kind!r}")
         self.kind = kind
+        self.java_options = java_options
         self.port = port or free_port()
         self.project = project
         self.host = f"127.0.0.1:{self.port}"
@@ -70,8 +84,14 @@ class Emulator:
             argv = [gcloud, "beta", "emulators", "pubsub", "start", f"--data-dir={self._data_dir}"]
         else:
             argv = [gcloud, "emulators", "firestore", "start"]
+        env = dict(os.environ)
+        if self.java_options:
+            env["JAVA_TOOL_OPTIONS"] = " ".join(
+                filter(None, (env.get("JAVA_TOOL_OPTIONS"), self.java_options))
+            )
         self._proc = subprocess.Popen(
             [*argv, f"--host-port={self.host}", f"--project={self.project}", "--quiet"],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
