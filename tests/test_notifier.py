@@ -310,8 +310,17 @@ def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_nam
         inside = f"{receiver.url}/hooks/page"
         assert post_json(outside, {"page": 1}, Backoff(attempts=1), transport=transport).ok
         assert post_json(inside, {"page": 2}, Backoff(attempts=1), transport=transport).ok
+        # a second URL on the same origin (Opsgenie closes by alias in the path) takes the
+        # same route, and the table keeps one entry per origin
+        assert post_json(
+            inside + "/close", {"page": 3}, Backoff(attempts=1), transport=transport
+        ).ok
         assert proxy.seen == [(outside, b'{"page": 1}')]
-        assert receiver.seen == [("/hooks/page", b'{"page": 2}')]
+        assert receiver.seen == [
+            ("/hooks/page", b'{"page": 2}'),
+            ("/hooks/page/close", b'{"page": 3}'),
+        ]
+        assert len(transport._routes) == 2
         # the rest of requests' rules: a domain suffix and a CIDR in NO_PROXY, the scheme's
         # own variable, ALL_PROXY for a scheme without one
         assert transport.proxy_for("http://hooks.internal.example/x") is None

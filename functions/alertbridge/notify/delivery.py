@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_environ_proxies, select_proxy
@@ -50,6 +51,8 @@ class Transport:
     receiver, so a 3xx is an answer like any other non-2xx (not retried, dead-lettered)."""
 
     def __init__(self, environ: Mapping[str, str] | None = None, maxsize: int = 32) -> None:
+        """``environ`` names the CA bundle (default ``os.environ``); proxies are read from
+        ``os.environ`` as requests reads them."""
         env = os.environ if environ is None else environ
         self._options: dict[str, Any] = {
             "maxsize": maxsize,  # connections kept per receiver: the notifier's threads
@@ -61,11 +64,15 @@ class Transport:
         self._lock = threading.Lock()
 
     def route(self, url: str) -> urllib3.PoolManager:
-        """The pool a URL is posted through: a proxy's, or the direct one."""
-        pool = self._routes.get(url)
+        """The pool a URL is posted through: a proxy's, or the direct one. Decided per origin
+        (the rules read only the scheme and host), so URLs that carry an id (Opsgenie's close
+        by alias) do not grow the table."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        pool = self._routes.get(origin)
         if pool is None:
             with self._lock:
-                pool = self._routes[url] = self._decide(url)
+                pool = self._routes[origin] = self._decide(origin)
         return pool
 
     def proxy_for(self, url: str) -> str | None:
