@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from alertbridge_dev.devstack import functions_framework_argv
 from bench.harness import ROOT
 
 
@@ -95,19 +96,7 @@ def functions_framework(
     python: str = sys.executable,
 ) -> Proc:
     return spawn(
-        [
-            python,
-            "-m",
-            "functions_framework",
-            "--target",
-            target,
-            "--source",
-            str(source),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        functions_framework_argv(port, target, source, python),
         # Cloud Functions sets FUNCTION_TARGET to the entry point; main.py reads it (the token
         # function skips the uvicorn twins' imports)
         {**env, "FUNCTION_TARGET": target},

@@ -13,15 +13,15 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from alertbridge.asgi import KEEP_ALIVE_S
+from alertbridge_dev.devstack import functions_framework_argv
 from alertbridge_dev.emulator import Emulator, free_port, wait_until
-from conftest import EXAMPLE_TENANTS, ROOT
+from conftest import EXAMPLE_TENANTS
 
 GUNICORN_DEFAULT_KEEP_ALIVE_S = 2
 
@@ -38,19 +38,7 @@ def served(emulator: Emulator) -> Iterator[int]:
         "FUNCTION_TARGET": "ingress_asgi",
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--target",
-            "ingress_asgi",
-            "--source",
-            str(ROOT / "functions" / "main.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        functions_framework_argv(port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

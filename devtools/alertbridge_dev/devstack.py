@@ -38,6 +38,31 @@ from alertbridge_dev.worker import (
 )
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent.parent / "functions"
+
+
+def functions_framework_argv(
+    port: int,
+    target: str = "ingress_asgi",
+    source: Path = FUNCTIONS_DIR / "main.py",
+    python: str = sys.executable,
+) -> list[str]:
+    """The command that serves ``target`` as Cloud Functions does: functions-framework in a
+    process of its own, on loopback."""
+    return [
+        python,
+        "-m",
+        "functions_framework",
+        "--target",
+        target,
+        "--source",
+        str(source),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 STATE_FILE = (
     Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alertbridge" / "dev.json"
 )
@@ -135,23 +160,7 @@ class DevStack:
         env = self.env()
         log_dir = log_dir or Path(tempfile.gettempdir()) / "alertbridge-dev"
         log_dir.mkdir(parents=True, exist_ok=True)
-        self._spawn(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--target",
-                "ingress_asgi",
-                "--source",
-                str(FUNCTIONS_DIR / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env,
-            log_dir / "http.log",
-        )
+        self._spawn(functions_framework_argv(self.port), env, log_dir / "http.log")
         self._spawn(
             [sys.executable, "-m", "alertbridge_dev.cli", "worker"], env, log_dir / "normalize.log"
         )
