@@ -30,7 +30,7 @@ def ca_bundle(environ: Mapping[str, str]) -> str | None:
 
 
 @dataclass(frozen=True)
-class Answer:
+class ReceiverAnswer:
     """What a receiver answered: enough to decide a retry and to say why it failed."""
 
     status: int
@@ -89,7 +89,9 @@ class Transport:
             self._proxied[proxy] = urllib3.ProxyManager(proxy, **self._options)
         return self._proxied[proxy]
 
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
+    def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+    ) -> ReceiverAnswer:
         """Raises ``urllib3.exceptions.HTTPError`` when no answer came (refused, reset,
         timed out, certificate not trusted)."""
         response = self.route(url).request(
@@ -101,7 +103,7 @@ class Transport:
             retries=False,
             redirect=False,
         )
-        return Answer(
+        return ReceiverAnswer(
             response.status,
             response.data[:300].decode("utf-8", "replace"),
             response.headers.get("Retry-After"),
