@@ -18,7 +18,7 @@ import pytest
 
 from alertbridge.alert import Alert, AlertError, Resource
 from alertbridge.notify.autoresolve import due, sweep
-from alertbridge.notify.delivery import ReceiverAnswer, Backoff, Transport
+from alertbridge.notify.delivery import Backoff, ReceiverAnswer, Transport
 from alertbridge.notify.handler import FIRED, SendInFlight, handle_alert
 from alertbridge.pubsub import EMULATOR_ORDERING_BUCKETS, ordering_key_for
 from alertbridge.runtime import Runtime
