@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import os
 import signal
 import socket
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from alertbridge.asgi import KEEP_ALIVE_S
-from alertbridge_dev.devstack import functions_framework_argv
+from alertbridge_dev.devstack import DevStack, functions_framework_argv
 from alertbridge_dev.emulator import Emulator, free_port, wait_until
 from conftest import EXAMPLE_TENANTS
 
@@ -29,14 +28,14 @@ GUNICORN_DEFAULT_KEEP_ALIVE_S = 2
 @pytest.fixture
 def served(emulator: Emulator) -> Iterator[int]:
     port = free_port()
-    env = {
-        **os.environ,
-        "PUBSUB_EMULATOR_HOST": emulator.host,
-        "ALERTBRIDGE_PROJECT": "keep-alive-test",
-        "ALERTBRIDGE_TENANTS_FILE": str(EXAMPLE_TENANTS),
-        "ALERTBRIDGE_JWT_KEYS": json.dumps({"k1": "x" * 40}),
-        "FUNCTION_TARGET": "ingress_asgi",
-    }
+    # the environment the local stack gives its HTTP functions, plus what Cloud Functions sets
+    env = DevStack(
+        EXAMPLE_TENANTS,
+        port,
+        project="keep-alive-test",
+        emulator_host=emulator.host,
+        extra_env={"FUNCTION_TARGET": "ingress_asgi"},
+    ).env()
     process = subprocess.Popen(
         functions_framework_argv(port),
         env=env,

@@ -38,6 +38,10 @@ from alertbridge_dev.worker import (
 )
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent.parent / "functions"
+STATE_FILE = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alertbridge" / "dev.json"
+)
+DEAD_LETTER_SUBSCRIPTION = "alertbridge-dead-letter-inspect"
 
 
 def functions_framework_argv(
@@ -61,12 +65,6 @@ def functions_framework_argv(
         "--port",
         str(port),
     ]
-
-
-STATE_FILE = (
-    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alertbridge" / "dev.json"
-)
-DEAD_LETTER_SUBSCRIPTION = "alertbridge-dead-letter-inspect"
 
 
 def provision(emulator_host: str, project: str, tenants: Tenants) -> None:
