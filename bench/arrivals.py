@@ -3,6 +3,7 @@ paced sender that sets it against the time each request was sent."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -50,7 +51,12 @@ class ArrivalClock:
         self._future = self.subscriber.subscribe(self.path, on_message)
 
     def close(self) -> None:
+        """Stop pulling and delete the subscription: left behind, it would keep every message
+        later scenarios publish to the topic, on the emulator both chains share."""
         self._future.cancel()
+        with contextlib.suppress(Exception):
+            self._future.result(timeout=10)
+        self.subscriber.delete_subscription(subscription=self.path)
         self.subscriber.close()
 
 
