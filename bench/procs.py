@@ -26,6 +26,7 @@ from bench.harness import ROOT
 class Proc:
     popen: subprocess.Popen[bytes]
     name: str
+    log_path: Path | None = None  # where its stdout and stderr go (its JSON log lines)
 
     def pids(self) -> list[int]:
         """The process and its children (gunicorn master + workers)."""
@@ -74,7 +75,8 @@ class Proc:
 
 
 def spawn(argv: list[str], env: dict[str, str], name: str) -> Proc:
-    log = open(Path(tempfile.gettempdir()) / f"alertbridge-bench-{name}.log", "ab")  # noqa: SIM115
+    log_path = Path(tempfile.gettempdir()) / f"alertbridge-bench-{name}.log"
+    log = open(log_path, "ab")  # noqa: SIM115
     popen = subprocess.Popen(
         argv,
         env=env,
@@ -84,7 +86,7 @@ def spawn(argv: list[str], env: dict[str, str], name: str) -> Proc:
         start_new_session=True,
         cwd=ROOT,
     )
-    return Proc(popen, name)
+    return Proc(popen, name, log_path)
 
 
 def functions_framework(

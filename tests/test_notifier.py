@@ -529,3 +529,56 @@ def test_a_silenced_alert_is_still_a_sign_of_life(
     assert held.action == "silenced" and of(destinations, "/v2/enqueue") == []
     seen = state.get(SEEN, "4242|hushed")
     assert seen is not None and seen["ids"] == ["hushed-firing"]
+
+
+def test_the_notified_log_line_says_where_the_pages_time_went(
+    runtime: Runtime,
+    state: StateStore,
+    destinations: CaptureServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``claim_ms``, ``post_ms`` and ``record_ms`` on each "notified" line: a PagerDuty that
+    takes 300 ms to answer shows in ``post_ms``, not in the claim or the record."""
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    delay_s = 0.3
+
+    class SlowPagerDuty(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(delay_s)  # the receiver under test is slow: the behaviour, not a wait
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowPagerDuty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(
+        "ALERTBRIDGE_PAGERDUTY_URL", f"http://127.0.0.1:{server.server_address[1]}/v2/enqueue"
+    )
+    try:
+        outcomes = send(runtime, alert(key="timed"))
+    finally:
+        server.shutdown()
+    assert sorted(o.action for o in outcomes) == ["sent", "sent"]  # PagerDuty and Slack
+    out, err = capfd.readouterr()
+    sys.stdout.write(out)  # handed back: the autouse secret scan reads them too
+    sys.stderr.write(err)
+    lines = [json.loads(line) for line in (out + err).splitlines() if line.startswith("{")]
+    timed = {
+        line["destination"]: line
+        for line in lines
+        if line.get("message") == "notified" and line.get("alert_id") == "timed-firing"
+    }
+    assert set(timed) == {"pagerduty", "slack"}
+    assert timed["pagerduty"]["post_ms"] >= 1000 * delay_s
+    assert timed["slack"]["post_ms"] < 1000 * delay_s  # the capture server answers at once
+    for line in timed.values():
+        assert 0 <= line["claim_ms"] < 1000 * delay_s
+        assert 0 <= line["record_ms"] < 1000 * delay_s

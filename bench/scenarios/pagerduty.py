@@ -22,7 +22,7 @@ from alertbridge.tenants import load_tenants
 from alertbridge_dev.capture import Captured, CaptureServer, capture_env
 from alertbridge_dev.worker import NOTIFY_ACK_DEADLINE_S, notify_subscription
 from bench.arrivals import drain_markers, paced_latency
-from bench.harness import ROOT, SUBTASK, Row, ratio, subtask_body
+from bench.harness import ROOT, SUBTASK, Row, percentile, ratio, subtask_body
 from bench.procs import Proc, spawn
 from bench.stack import Context
 
@@ -62,6 +62,40 @@ def notifier_tenants(stack_tenants_file: Path, out: Path) -> Path:
             }
     out.write_text(yaml.safe_dump(data))
     return out
+
+
+STAGES = ("claim", "post", "record")  # logged as claim_ms, post_ms, record_ms
+
+
+def page_stages(log: Path, offset: int) -> dict[str, float]:
+    """p50 and p99 of each stage of the pages the notifier logged past ``offset`` of its log
+    (its "notified" lines: the claim, the receiver's answer, the record after it)."""
+    with log.open("rb") as lines:
+        lines.seek(offset)
+        chunk = lines.read()
+    stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for raw in chunk.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("message") == "notified":
+            for stage in STAGES:
+                if isinstance(line.get(f"{stage}_ms"), int | float):
+                    stages[stage].append(float(line[f"{stage}_ms"]))
+    figures = {
+        f"{stage}_p{pct}_ms": percentile(values, pct)
+        for stage, values in stages.items()
+        for pct in (50, 99)
+    }
+    return figures
+
+
+def said(stages: dict[str, float]) -> str:
+    return ", ".join(
+        f"{stage} {stages[f'{stage}_p50_ms']:.1f}/{stages[f'{stage}_p99_ms']:.1f} ms"
+        for stage in STAGES
+    )
 
 
 def run(ctx: Context) -> None:
@@ -121,6 +155,8 @@ def run(ctx: Context) -> None:
             )
             procs = ours_procs if side == "ours" else naive_procs
             before = cpu(procs)
+            log = notifier.log_path
+            logged = log.stat().st_size if side == "ours" and log is not None else 0
             figures = paced_latency(
                 url,
                 headers,
@@ -137,7 +173,12 @@ def run(ctx: Context) -> None:
                 seconds,
                 settle_s=10,  # a page later than this after the last POST counts as lost
             )
-            return figures, 1000 * (cpu(procs) - before) / max(figures["arrived"], 1.0)
+            spent = 1000 * (cpu(procs) - before) / max(figures["arrived"], 1.0)
+            if side == "ours" and log is not None:
+                stages = page_stages(log, logged)
+                figures.update(stages)
+                print(f"  ours at {rate} req/s, per page p50/p99: {said(stages)}", flush=True)
+            return figures, spent
 
         # alternate which chain goes first from one run to the next (drift lands on both);
         # a marker through both chains between runs, so a backlog is not the next one's
