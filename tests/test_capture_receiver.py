@@ -12,20 +12,8 @@ import http.client
 import json
 import os
 import socket
-from collections.abc import Iterator
-
-import pytest
 
 from alertbridge_dev.capture import CaptureServer
-
-
-@pytest.fixture
-def receiver() -> Iterator[CaptureServer]:
-    server = CaptureServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _accepted_end_of(client: socket.socket) -> socket.socket:
@@ -47,9 +35,9 @@ def _accepted_end_of(client: socket.socket) -> socket.socket:
 
 
 def test_the_capture_receiver_replies_on_a_kept_alive_connection_without_nagle(
-    receiver: CaptureServer,
+    capture: CaptureServer,
 ) -> None:
-    host, port = receiver.url.removeprefix("http://").split(":")
+    host, port = capture.url.removeprefix("http://").split(":")
     event = {
         "routing_key": "k",
         "event_action": "trigger",
@@ -69,4 +57,4 @@ def test_the_capture_receiver_replies_on_a_kept_alive_connection_without_nagle(
             assert not response.will_close
         with _accepted_end_of(client) as accepted:
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-    assert len(receiver.requests) == 2
+    assert len(capture.requests) == 2
