@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +65,18 @@ def send(runtime: Runtime, a: Alert) -> list[Any]:
 
 def of(capture: CaptureServer, path: str) -> list[Any]:
     return [c for c in capture.requests if c.path.startswith(path)]
+
+
+@contextlib.contextmanager
+def served(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A receiver of the test's own on loopback: its base URL while the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ---- pure mapping and decision -------------------------------------------------------------
@@ -264,9 +280,6 @@ class Recorder:
     target (an absolute URI when it is sent to a proxy) and body."""
 
     def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         self.seen: list[tuple[str, bytes]] = []
         recorder = self
 
@@ -339,9 +352,6 @@ def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_nam
 def test_a_redirect_is_an_answer_not_followed_and_not_retried() -> None:
     """A POST redirected (301/302) would reach its new place as a GET without the page:
     it is reported as what the receiver answered, and never retried."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from alertbridge.notify.delivery import Transport
 
     hits: list[str] = []
@@ -361,21 +371,12 @@ def test_a_redirect_is_an_answer_not_followed_and_not_retried() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Moved)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        result = post_json(url, {"page": 1}, Backoff(attempts=3), transport=Transport({}))
-        assert (result.ok, result.status, result.attempts, result.rejected) == (
-            False,
-            302,
-            1,
-            False,
+    with served(Moved) as base:
+        result = post_json(
+            f"{base}/hook", {"page": 1}, Backoff(attempts=3), transport=Transport({})
         )
-        assert hits == ["POST"]
-    finally:
-        server.shutdown()
-        server.server_close()
+    assert (result.ok, result.status, result.attempts, result.rejected) == (False, 302, 1, False)
+    assert hits == ["POST"]
 
 
 def _private_authority(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -459,8 +460,6 @@ def test_a_ca_bundle_named_in_the_environment_is_the_one_a_delivery_trusts(
     """A receiver whose certificate only that bundle vouches for is reached (the bundle is
     read once, when the process's transport is made)."""
     import ssl
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from alertbridge.notify import delivery
 
@@ -539,12 +538,10 @@ def test_the_notified_log_line_says_where_the_pages_time_went(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     """``claim_ms``, ``post_ms`` and ``record_ms`` on each "notified" line: a PagerDuty that
-    takes 300 ms to answer shows in ``post_ms``, not in the claim or the record."""
+    takes a second to answer shows in ``post_ms``, not in the claim or the record."""
     import sys
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    delay_s = 0.3
+    delay_s = 1.0
 
     class SlowPagerDuty(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -557,15 +554,9 @@ def test_the_notified_log_line_says_where_the_pages_time_went(
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowPagerDuty)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv(
-        "ALERTBRIDGE_PAGERDUTY_URL", f"http://127.0.0.1:{server.server_address[1]}/v2/enqueue"
-    )
-    try:
+    with served(SlowPagerDuty) as base:
+        monkeypatch.setenv("ALERTBRIDGE_PAGERDUTY_URL", f"{base}/v2/enqueue")
         outcomes = send(runtime, alert(key="timed"))
-    finally:
-        server.shutdown()
     assert sorted(o.action for o in outcomes) == ["sent", "sent"]  # PagerDuty and Slack
     out, err = capfd.readouterr()
     sys.stdout.write(out)  # handed back: the autouse secret scan reads them too
