@@ -275,34 +275,24 @@ PROXY_VARIABLES = (
 )  # fmt: skip
 
 
-class Recorder:
-    """A loopback HTTP server answering 202 to every POST, keeping each request line's
-    target (an absolute URI when it is sent to a proxy) and body."""
+def recording(seen: list[tuple[str, bytes]]) -> type[BaseHTTPRequestHandler]:
+    """A handler answering 202 to every POST, keeping each request line's target (an
+    absolute URI when it is sent to a proxy) and body in ``seen``."""
 
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, bytes]] = []
-        recorder = self
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, body))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                recorder.seen.append((self.path, body))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+        def log_message(self, *args: object) -> None:
+            pass
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    return Handler
 
 
 def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_names_the_receiver(
@@ -312,15 +302,16 @@ def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_nam
     (NO_PROXY) is posted to directly. Decided by requests' own rules, once per URL."""
     from alertbridge.notify.delivery import Transport
 
-    proxy, receiver = Recorder(), Recorder()
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,.internal.example,10.0.0.0/8")
-    try:
+    proxied: list[tuple[str, bytes]] = []
+    received: list[tuple[str, bytes]] = []
+    with served(recording(proxied)) as proxy_url, served(recording(received)) as receiver_url:
+        for name in PROXY_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,.internal.example,10.0.0.0/8")
         transport = Transport()
         outside = "http://events.pagerduty.example/v2/enqueue"  # never resolved: the proxy is
-        inside = f"{receiver.url}/hooks/page"
+        inside = f"{receiver_url}/hooks/page"
         assert post_json(outside, {"page": 1}, Backoff(attempts=1), transport=transport).ok
         assert post_json(inside, {"page": 2}, Backoff(attempts=1), transport=transport).ok
         # a second URL on the same origin (Opsgenie closes by alias in the path) takes the
@@ -328,8 +319,8 @@ def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_nam
         assert post_json(
             inside + "/close", {"page": 3}, Backoff(attempts=1), transport=transport
         ).ok
-        assert proxy.seen == [(outside, b'{"page": 1}')]
-        assert receiver.seen == [
+        assert proxied == [(outside, b'{"page": 1}')]
+        assert received == [
             ("/hooks/page", b'{"page": 2}'),
             ("/hooks/page/close", b'{"page": 3}'),
         ]
@@ -343,10 +334,7 @@ def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_nam
         assert transport.proxy_for("https://events.pagerduty.com/v2/enqueue") == (
             "http://all-proxy.example:3128"
         )
-        assert transport.proxy_for("http://11.1.2.3/x") == proxy.url
-    finally:
-        proxy.close()
-        receiver.close()
+        assert transport.proxy_for("http://11.1.2.3/x") == proxy_url
 
 
 def test_a_redirect_is_an_answer_not_followed_and_not_retried() -> None:
