@@ -299,7 +299,7 @@ def test_a_page_goes_through_the_proxy_the_environment_names_unless_no_proxy_nam
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A notifier behind a corporate proxy reaches PagerDuty through it; a receiver inside
-    (NO_PROXY) is posted to directly. Decided by requests' own rules, once per URL."""
+    (NO_PROXY) is posted to directly. Decided by requests' own rules, once per origin."""
     from alertbridge.notify.delivery import Transport
 
     proxied: list[tuple[str, bytes]] = []

@@ -42,7 +42,7 @@ class Transport:
     """POSTs to the receivers over urllib3 pools: keep-alive (no TCP and TLS handshake per
     page), the CA bundle the environment names (else requests' own, certifi's), and the
     proxy it names for the URL unless ``NO_PROXY`` exempts the host: requests' own rules,
-    through its own functions, decided once per URL instead of on every request. Measured
+    through its own functions, decided once per origin instead of on every request. Measured
     on this box (2,000 Events v2 posts each, alternating): 0.78-0.82 ms of CPU per post
     against requests' 1.44-1.49 ms, whose session merges settings, cookies and hooks on
     every call; in a profile of the notifier's handler, requests was over half of its CPU.
