@@ -3,7 +3,9 @@ distinct failures (the issue's figure) and first at 50 req/s (what this 2-core b
 both chains, both emulators and the paced client on it): alertbridge's one hop plus its
 notifier (page-once record, lease, compare-and-set in Firestore) against the naive
 two-stage pipeline plus one more relay hop that posts each message to the same receiver;
-and the CPU per page of each chain."""
+and the CPU per page of each chain. Last, the counterfactual: the same notifier with its page-once
+records in memory (bench/notify_in_memory.py) at 100 req/s, set against the naive chain's
+figure at that rate from the same run: what the state store's round trips cost the row."""
 
 from __future__ import annotations
 
@@ -114,16 +116,21 @@ def run(ctx: Context) -> None:
     ensure_subscription(
         backend.sub_admin, "bench-naive", "naive-notify", "naive-out", ack_deadline_s=60
     )
-    # the notifier's ordered subscription exists before the first POST (the worker would make
-    # it on start, but a marker published before that would reach no subscription)
-    ensure_subscription(
-        backend.sub_admin,
-        "bench-ours",
-        notify_subscription("4242"),
-        "alerts-4242",
-        ordering=True,
-        ack_deadline_s=NOTIFY_ACK_DEADLINE_S,
-    )
+
+    def ordered_subscription(name: str) -> str:
+        # the notifier's ordered subscription exists before the first POST (the worker would
+        # make it on start, but a marker published before that would reach no subscription)
+        return ensure_subscription(
+            backend.sub_admin,
+            "bench-ours",
+            name,
+            "alerts-4242",
+            ordering=True,
+            ack_deadline_s=NOTIFY_ACK_DEADLINE_S,
+        )
+
+    notify_path = ordered_subscription(notify_subscription("4242"))
+    memory_path: str | None = None
     notifier = spawn(
         [sys.executable, "-m", "alertbridge_dev.cli", "worker", "--role", "notify"],
         notify_env,
@@ -135,28 +142,32 @@ def run(ctx: Context) -> None:
         "naive-notify",
     )
     stack.procs += [notifier, naive_notify]
+    in_memory: Proc | None = None
     tag = uuid.uuid4().hex[:6]
     ours_url, naive_url, auth = services.ours_url, services.naive_url, stack.auth
     try:
         # both chains are up (subscriptions made, imports done) once a marker came through
         warm = drain_markers([(naive_url + "/", {}, clock), (ours_url + SUBTASK, auth, clock)], tag)
         print(f"  both chains deliver (first marker pages after {warm:.1f} s)", flush=True)
-        ours_procs = [services.ours, services.normalizer, notifier]
         naive_procs = [services.naive, services.relay, naive_notify]
 
         def cpu(procs: list[Proc]) -> float:
             return sum(p.cpu_seconds() for p in procs)
 
-        def measure(side: str, rate: int) -> tuple[dict[str, float], float]:
+        def measure(side: str, rate: int, pager: Proc = notifier) -> tuple[dict[str, float], float]:
+            """One paced phase through one chain; ``side`` "ours" or "memory" (alertbridge,
+            with ``pager`` as its notifier) or "naive"."""
+            ours = side != "naive"
             url, headers = (
                 (ours_url + SUBTASK, {**auth, "Content-Type": "application/json"})
-                if side == "ours"
+                if ours
                 else (naive_url + "/", {"Content-Type": "application/json"})
             )
-            procs = ours_procs if side == "ours" else naive_procs
+            procs = [services.ours, services.normalizer, pager] if ours else naive_procs
+            offset = {"ours": 0, "naive": 0, "memory": 50_000}[side]  # own dedup keys
             before = cpu(procs)
-            log = notifier.log_path
-            logged = log.stat().st_size if side == "ours" and log is not None else 0
+            log = pager.log_path
+            logged = log.stat().st_size if ours and log is not None else 0
             figures = paced_latency(
                 url,
                 headers,
@@ -164,7 +175,7 @@ def run(ctx: Context) -> None:
                 # every one worth a page (msgCodes 1-16: the bench tenant maps 17 to a
                 # warning, which PagerDuty's min_severity error rightly never pages)
                 lambda i: json.dumps(
-                    subtask_body(40_000_000 + 100_000 * rate + i)
+                    subtask_body(40_000_000 + 100_000 * rate + offset + i)
                     | {"jobId": f"job-pd-{side}{tag}-{rate}-{i}", "msgCode": 1 + i % 16}
                 ),
                 clock,
@@ -174,10 +185,10 @@ def run(ctx: Context) -> None:
                 settle_s=10,  # a page later than this after the last POST counts as lost
             )
             spent = 1000 * (cpu(procs) - before) / max(figures["arrived"], 1.0)
-            if side == "ours" and log is not None:
+            if ours and log is not None:
                 stages = page_stages(log, logged)
                 figures.update(stages)
-                print(f"  ours at {rate} req/s, per page p50/p99: {said(stages)}", flush=True)
+                print(f"  {side} at {rate} req/s, per page p50/p99: {said(stages)}", flush=True)
             return figures, spent
 
         # alternate which chain goes first from one run to the next (drift lands on both);
@@ -196,21 +207,38 @@ def run(ctx: Context) -> None:
                 came = sum(1 for key in list(clock.arrived) if key.startswith(prefix))
                 figures["late"] = came - figures["arrived"]
                 figures["never"] = figures["sent"] - figures["failed_posts"] - came
-    finally:
+        # the counterfactual: the same notifier, its page-once records in memory, on an
+        # ordered subscription of its own: on the stopped notifier's, the emulator keeps half
+        # the ordering keys bound to that notifier's gone stream (so do re-made ones of the
+        # same name), and their pages would never come
         notifier.stop()
-        naive_notify.stop()
-        stack.procs.remove(notifier)
-        stack.procs.remove(naive_notify)
+        memory_path = ordered_subscription(notify_subscription("4242") + "-memory")
+        in_memory = spawn(
+            [sys.executable, str(ROOT / "bench" / "notify_in_memory.py")],
+            {**notify_env, "BENCH_NOTIFY_SUBSCRIPTION": memory_path},
+            "ours-notify-memory",
+        )
+        stack.procs.append(in_memory)
+        drain_markers([(ours_url + SUBTASK, auth, clock)], f"{tag}-memory")
+        memory = measure("memory", 100, in_memory)
+    finally:
+        for proc in (notifier, naive_notify, in_memory):
+            if proc is not None:
+                proc.stop()
+                stack.procs.remove(proc)
         clock.close()
         for path in (
-            backend.sub_admin.subscription_path("bench-ours", notify_subscription("4242")),
+            notify_path,
+            memory_path,
             backend.sub_admin.subscription_path("bench-naive", "naive-notify"),
         ):
-            backend.sub_admin.delete_subscription(subscription=path)
+            if path is not None:
+                backend.sub_admin.delete_subscription(subscription=path)
     report.extra["pagerduty"] = {
         rate: {"ours": sides["ours"][0], "naive": sides["naive"][0]}
         for rate, sides in measured.items()
     }
+    report.extra["pagerduty"]["memory"] = memory[0]
     for rate, sides in measured.items():
         (ours, ours_cpu), (naive, naive_cpu) = sides["ours"], sides["naive"]
         report.add(
@@ -238,3 +266,17 @@ def run(ctx: Context) -> None:
                 "ours: function + normaliser + notifier; naive: function + relay + notify relay",
             )
         )
+    (figures, spent), (naive, naive_cpu) = memory, measured[100]["naive"]
+    report.add(
+        Row(
+            "POST -> PagerDuty receiver p99 at 100 req/s, page-once records in memory (ms)",
+            figures["p99_ms"],
+            naive["p99_ms"],
+            "ms",
+            "-",
+            figures["lost"] == 0,
+            f"p50 {figures['p50_ms']:.0f} vs {naive['p50_ms']:.0f} ms; CPU {spent:.1f} vs"
+            f" {naive_cpu:.1f} ms per page; the counterfactual: the notifier without Firestore,"
+            " against the naive chain's phase at 100 req/s earlier in this run",
+        )
+    )
