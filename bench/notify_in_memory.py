@@ -14,11 +14,10 @@ never comes back."""
 from __future__ import annotations
 
 import os
-import signal
-import threading
 
 from alertbridge.runtime import get_runtime
 from alertbridge.state import MemoryStore
+from alertbridge_dev.cli import _wait_for_signal
 from alertbridge_dev.worker import NotifyWorker
 
 
@@ -28,11 +27,10 @@ def main() -> None:
     worker = NotifyWorker(runtime)
     worker.subscriptions = [os.environ["BENCH_NOTIFY_SUBSCRIPTION"]]
     worker.start()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    worker.stop()
+    try:
+        _wait_for_signal()  # as `alertbridge worker` waits
+    finally:
+        worker.stop()
 
 
 if __name__ == "__main__":
