@@ -3,9 +3,9 @@ distinct failures (the issue's figure) and first at 50 req/s (what this 2-core b
 both chains, both emulators and the paced client on it): alertbridge's one hop plus its
 notifier (page-once record, lease, compare-and-set in Firestore) against the naive
 two-stage pipeline plus one more relay hop that posts each message to the same receiver;
-and the CPU per page of each chain. Last, the counterfactual: the same notifier with its page-once
-records in memory (bench/notify_in_memory.py) at 100 req/s, set against the naive chain's
-figure at that rate from the same run: what the state store's round trips cost the row."""
+and the CPU per page of each chain. Last, the counterfactual: the same notifier with its
+page-once records in memory (bench/notify_in_memory.py) at 100 req/s, set against the naive
+chain's figure at that rate from the same run: what the state store's round trips cost."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ def run(ctx: Context) -> None:
         # the counterfactual: the same notifier, its page-once records in memory, on an
         # ordered subscription of its own: on the stopped notifier's, the emulator keeps half
         # the ordering keys bound to that notifier's gone stream (so do re-made ones of the
-        # same name), and their pages would never come
+        # same name), and their pages did not come within 200 s
         notifier.stop()
         memory_path = ordered_subscription(notify_subscription("4242") + "-memory")
         in_memory = spawn(
