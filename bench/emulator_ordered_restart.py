@@ -17,9 +17,11 @@ import threading
 import time
 from typing import Any
 
-from google.cloud import pubsub_v1
-
-from alertbridge.pubsub import ensure_subscription, make_subscriber_client
+from alertbridge.pubsub import (
+    ensure_subscription,
+    make_publisher_client,
+    make_subscriber_client,
+)
 from alertbridge_dev.emulator import Emulator, wait_until
 
 PROJECT, TOPIC, KEYS = "restart-probe", "orders", 64
@@ -27,9 +29,9 @@ FIRST, N = int(os.environ.get("FIRST", "300")), int(os.environ.get("N", "1000"))
 WAIT = float(os.environ.get("WAIT", "15"))
 
 
-def take(host: str, publisher: Any, subscription: str, label: str, count: int, stop: bool) -> int:
+def take(host: str, publisher: Any, subscription: str, label: str, count: int, leave: bool) -> int:
     """Subscribe, publish ``count`` messages over the keys, return how many came in time,
-    then stop (``stop``: as a subscriber that leaves, once its acks are sent)."""
+    then stop (``leave``: as a subscriber that goes away, once its acks are sent)."""
     subscriber = make_subscriber_client(host)
     path = ensure_subscription(
         subscriber, PROJECT, subscription, TOPIC, ordering=True, ack_deadline_s=120
@@ -51,7 +53,7 @@ def take(host: str, publisher: Any, subscription: str, label: str, count: int, s
     for published in sent:
         published.result()
     wait_until(lambda: len(got) >= count, WAIT, 0.1)
-    if stop:
+    if leave:
         time.sleep(3)  # the acks go out before the stream closes
     future.cancel()
     future.result(timeout=10)
@@ -62,10 +64,7 @@ def take(host: str, publisher: Any, subscription: str, label: str, count: int, s
 def main() -> None:
     emulator = Emulator(project=PROJECT).start()
     try:
-        os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
-        publisher = pubsub_v1.PublisherClient(
-            publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
-        )
+        publisher = make_publisher_client(emulator.host)  # ordering on
         publisher.create_topic(name=publisher.topic_path(PROJECT, TOPIC))
         admin = make_subscriber_client(emulator.host)
         for case, first, second, remake in (
@@ -73,10 +72,10 @@ def main() -> None:
             ("deleted, made again", "sub-remade", "sub-remade", True),
             ("a new name", "sub-old-name", "sub-new-name", False),
         ):
-            took = take(emulator.host, publisher, first, f"{second}-a", FIRST, stop=True)
+            took = take(emulator.host, publisher, first, f"{second}-a", FIRST, leave=True)
             if remake:
                 admin.delete_subscription(subscription=admin.subscription_path(PROJECT, first))
-            got = take(emulator.host, publisher, second, f"{second}-b", N, stop=False)
+            got = take(emulator.host, publisher, second, f"{second}-b", N, leave=False)
             print(
                 f"{case}: first subscriber got {took} of {FIRST}; the next got {got} of {N}"
                 f" within {WAIT:g} s",
