@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     selected = set(args.only or SCENARIOS)
+    if "ingress" in selected and shutil.which("wrk") is None:  # before any stack starts
+        print(
+            "bench: the ingress scenario drives wrk, which is not on PATH: install it"
+            " (apt-get install -y wrk) or leave ingress out with --only",
+            file=sys.stderr,
+        )
+        return 2
     seconds = 4 if args.quick else 10
     backlog = 2_000 if args.quick else 20_000
     print(

@@ -44,6 +44,21 @@ def test_bench_only_rejects_an_unknown_scenario_naming_the_known_ones() -> None:
     assert all(name in out.stderr for name in SCENARIOS)
 
 
+def test_bench_without_wrk_says_how_to_get_it_before_starting_anything(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # python, no wrk, no gcloud
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "ingress", "--out", str(tmp_path / "r.json")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "wrk, which is not on PATH" in out.stderr and "apt-get install -y wrk" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "r.json").exists()
+
+
 def test_bench_only_in_handler_prints_its_figure_with_ratio_and_writes_only_its_row(
     tmp_path: Path,
 ) -> None:

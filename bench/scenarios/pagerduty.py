@@ -3,9 +3,10 @@ distinct failures (the issue's figure) and first at 50 req/s (what this 2-core b
 both chains, both emulators and the paced client on it): alertbridge's one hop plus its
 notifier (page-once record, lease, compare-and-set in Firestore) against the naive
 two-stage pipeline plus one more relay hop that posts each message to the same receiver;
-and the CPU per page of each chain, alone and with the emulators' share. Last, the counterfactual: the same notifier with its
-page-once records in memory (bench/notify_in_memory.py) at 100 req/s, set against the naive
-chain's figure at that rate from the same run: what the state store's round trips cost."""
+and the CPU per page of each chain, alone and with the emulators' share. Last, the
+counterfactual: the same notifier with its page-once records in memory
+(bench/notify_in_memory.py) at 100 req/s, set against the naive chain's figure at that rate
+from the same run: what the state store's round trips cost."""
 
 from __future__ import annotations
 
