@@ -11,7 +11,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 import requests.adapters
@@ -19,6 +19,12 @@ import requests.adapters
 from alertbridge.pubsub import ensure_subscription, make_subscriber_client
 from alertbridge_dev.emulator import wait_until
 from bench.harness import percentile, subtask_body
+
+
+class Arrivals(Protocol):
+    """What the paced sender reads of a clock: when each key came out (perf_counter)."""
+
+    arrived: dict[str, float]
 
 
 class ArrivalClock:
@@ -66,7 +72,7 @@ def every_message_key(data: bytes) -> str:
 
 
 def drain_markers(
-    pipelines: list[tuple[str, dict[str, str], ArrivalClock]], tag: str, timeout: float = 300
+    pipelines: list[tuple[str, dict[str, str], Arrivals]], tag: str, timeout: float = 300
 ) -> float:
     """Send one marker through each pipeline and wait until every marker came out. Each
     tag gets its own dedup keys: a notifier pages an open incident once, so a marker that
@@ -95,7 +101,7 @@ def paced_latency(
     url: str,
     headers: dict[str, str],
     make_body: Callable[[int], Any],
-    clock: ArrivalClock,
+    clock: Arrivals,
     key_of: Callable[[int], str],
     rate: int,
     seconds: float,

@@ -10,7 +10,7 @@ import asyncio
 import os
 
 import functions_framework.aio
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 from starlette.requests import Request
 
 _publisher = pubsub_v1.PublisherClient(

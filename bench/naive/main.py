@@ -10,7 +10,7 @@ import os
 
 import functions_framework
 from flask import Request
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
 _publisher = pubsub_v1.PublisherClient(
     batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.001)

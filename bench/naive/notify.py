@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 import requests.adapters
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
 project = os.environ["NAIVE_PROJECT"]
 url = os.environ["NAIVE_RECEIVER_URL"]

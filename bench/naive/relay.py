@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Any
 
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
 project = os.environ["NAIVE_PROJECT"]
 publisher = pubsub_v1.PublisherClient(
