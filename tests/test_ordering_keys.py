@@ -62,7 +62,7 @@ def test_the_emulator_keeps_each_incident_in_order_without_a_thread_per_key(
     ensure_topics(make_publisher_client(own_emulator.host, ordering=False), project, ["alerts"])
     subscriber = make_subscriber_client(own_emulator.host)
     path = ensure_subscription(subscriber, project, "ordered", "alerts", ordering=True)
-    before, cpu_before = own_emulator.thread_count(), own_emulator.cpu_seconds()
+    before = own_emulator.thread_count()
     publisher = Publisher(project, own_emulator.host)
     try:
         for status in ("firing", "resolved"):
@@ -87,4 +87,3 @@ def test_the_emulator_keeps_each_incident_in_order_without_a_thread_per_key(
     assert len(seen) == 300
     assert all(statuses[:2] == ["firing", "resolved"] for statuses in seen.values())
     assert own_emulator.thread_count() - before < EMULATOR_ORDERING_BUCKETS + 40
-    assert own_emulator.cpu_seconds() > cpu_before  # its JVM's work is counted (the bench)

@@ -156,7 +156,16 @@ def run(ctx: Context) -> None:
         warm = drain_markers([(naive_url + "/", {}, clock), (ours_url + SUBTASK, auth, clock)], tag)
         print(f"  both chains deliver (first marker pages after {warm:.1f} s)", flush=True)
         naive_procs = [services.naive, services.relay, naive_notify]
-        emulators = (backend.pubsub, backend.firestore)
+        # the emulators' JVMs on the same 2 cores: Pub/Sub's serves both chains, the
+        # Firestore emulator only ours (in production a managed service, billed per call)
+        emulators = {
+            kind: Proc(process, f"{kind}-emulator")
+            for kind, process in (
+                ("pubsub", backend.pubsub.process),
+                ("firestore", backend.firestore.process),
+            )
+            if process is not None
+        }
 
         def cpu(procs: list[Proc]) -> float:
             return sum(p.cpu_seconds() for p in procs)
@@ -173,7 +182,7 @@ def run(ctx: Context) -> None:
             procs = [services.ours, services.normalizer, pager] if ours else naive_procs
             offset = {"ours": 0, "naive": 0, "memory": 50_000}[side]  # own dedup keys
             before = cpu(procs)
-            emulators_before = [e.cpu_seconds() for e in emulators]
+            emulators_before = {kind: e.cpu_seconds() for kind, e in emulators.items()}
             log = pager.log_path
             logged = log.stat().st_size if ours and log is not None else 0
             figures = paced_latency(
@@ -194,10 +203,10 @@ def run(ctx: Context) -> None:
             )
             per_page = 1000 / max(figures["arrived"], 1.0)
             spent = per_page * (cpu(procs) - before)
-            # the emulators' JVMs on the same 2 cores: Pub/Sub's serves both chains, the
-            # Firestore emulator only ours (in production a managed service, billed per call)
-            for emulator, was in zip(emulators, emulators_before, strict=True):
-                figures[f"{emulator.kind}_cpu_ms"] = per_page * (emulator.cpu_seconds() - was)
+            for kind, emulator in emulators.items():
+                figures[f"{kind}_cpu_ms"] = per_page * (
+                    emulator.cpu_seconds() - emulators_before[kind]
+                )
             if ours and log is not None:
                 stages = page_stages(log, logged)
                 figures.update(stages)

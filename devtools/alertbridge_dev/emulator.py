@@ -123,31 +123,25 @@ class Emulator:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
 
-    def _group_stats(self) -> list[list[str]]:
-        """The /proc stat fields (after the command name) of every process in the
-        emulator's process group: gcloud and its java."""
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """gcloud's process, the leader of the emulator's process group (its java too)."""
+        return self._proc
+
+    def thread_count(self) -> int:
+        """Threads of every process in the emulator's process group (gcloud and its java),
+        from /proc: how the emulator's per-ordering-key thread leak is watched."""
         if self._proc is None:
-            return []
-        out = []
+            return 0
+        total = 0
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             with contextlib.suppress(OSError, ValueError):
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 if int(fields[2]) == self._proc.pid:  # field 5 of stat: the process group
-                    out.append(fields)
-        return out
-
-    def thread_count(self) -> int:
-        """Threads of the emulator's processes: how its per-ordering-key thread leak is
-        watched."""
-        return sum(int(fields[17]) for fields in self._group_stats())  # field 20: num_threads
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU the emulator's processes have used so far: what a benchmark
-        on a shared box charges to the emulator rather than to the code under test."""
-        ticks = sum(int(fields[11]) + int(fields[12]) for fields in self._group_stats())
-        return ticks / os.sysconf("SC_CLK_TCK")  # fields 14, 15: utime, stime
+                    total += int(fields[17])  # field 20: num_threads
+        return total
 
     def pause(self) -> None:
         """Freeze the emulator (SIGSTOP): a hung dependency, state kept."""
